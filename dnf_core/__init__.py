@@ -1,0 +1,34 @@
+"""Framework-free core of neural-feed: feed specs, encoders, outbox events, SQL files."""
+
+from dnf_core.encoders import BaseVectorEncoder, HashingEncoder, SentenceTransformerEncoder
+from dnf_core.errors import (
+    ConfigurationError,
+    EncoderError,
+    NeuralFeedError,
+    ServiceError,
+    SqlTemplateError,
+)
+from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
+from dnf_core.spec import FeedSpec, Weights
+from dnf_core.sqlfiles import load_sql, render_sql
+
+__all__ = [
+    "BaseVectorEncoder",
+    "BatchLimits",
+    "ConfigurationError",
+    "EncoderError",
+    "EventKind",
+    "FeedSpec",
+    "HashingEncoder",
+    "NeuralFeedError",
+    "OutboxEvent",
+    "SentenceTransformerEncoder",
+    "ServiceError",
+    "SqlTemplateError",
+    "Task",
+    "TaskKind",
+    "Weights",
+    "load_sql",
+    "plan_tasks",
+    "render_sql",
+]

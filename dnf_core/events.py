@@ -1,0 +1,94 @@
+"""Outbox events and how a claimed batch of them turns into units of work.
+
+The relay claims rows, this module coalesces them (a thousand likes of one item are
+one popularity recount), and the relay enqueues the resulting tasks. Tasks carry
+keys only: actors always recompute from the database, so duplicates are harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What a trigger saw happen; the values are stored in ``dnf_outbox.kind``."""
+
+    ITEM = "item"
+    INTERACTION = "interaction"
+    TRUNCATE_ITEMS = "truncate_items"
+    TRUNCATE_INTERACTIONS = "truncate_interactions"
+
+
+class TaskKind(StrEnum):
+    """The units of work actors perform."""
+
+    EMBED = "embed"
+    PROFILES = "profiles"
+    POPULARITY = "popularity"
+    RESET = "reset"
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One claimed ``dnf_outbox`` row."""
+
+    id: int
+    feed_id: str
+    kind: EventKind
+    item_key: str | None = None
+    user_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A unit of work for one feed over a bounded, sorted, duplicate-free set of keys."""
+
+    kind: TaskKind
+    feed_id: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How many keys one task may carry, per kind (embedding batches are smaller)."""
+
+    embed: int = 64
+    profiles: int = 200
+    popularity: int = 500
+
+
+def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None) -> list[Task]:
+    """Coalesce events into tasks: one set of keys per (feed, task kind), then chunk it.
+
+    A truncate becomes a RESET task: recompute every profile and count the feed holds.
+    Like every task it reads the current state, so it may run in any order with the
+    others.
+    """
+    limits = limits or BatchLimits()
+    keys: dict[tuple[str, TaskKind], set[str]] = {}
+    resets: set[str] = set()
+    for event in events:
+        if event.kind in (EventKind.TRUNCATE_ITEMS, EventKind.TRUNCATE_INTERACTIONS):
+            resets.add(event.feed_id)
+        elif event.kind is EventKind.ITEM and event.item_key is not None:
+            keys.setdefault((event.feed_id, TaskKind.EMBED), set()).add(event.item_key)
+        elif event.kind is EventKind.INTERACTION:
+            if event.user_key is not None:
+                keys.setdefault((event.feed_id, TaskKind.PROFILES), set()).add(event.user_key)
+            if event.item_key is not None:
+                keys.setdefault((event.feed_id, TaskKind.POPULARITY), set()).add(event.item_key)
+
+    tasks = [Task(TaskKind.RESET, feed_id, ()) for feed_id in sorted(resets)]
+    sizes = {
+        TaskKind.EMBED: limits.embed,
+        TaskKind.PROFILES: limits.profiles,
+        TaskKind.POPULARITY: limits.popularity,
+    }
+    for (feed_id, kind), key_set in sorted(keys.items()):
+        ordered = sorted(key_set)
+        size = sizes[kind]
+        for start in range(0, len(ordered), size):
+            tasks.append(Task(kind, feed_id, tuple(ordered[start : start + size])))
+    return tasks

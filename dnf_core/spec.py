@@ -1,0 +1,133 @@
+"""The framework-free description of a feed that every part of the pipeline shares.
+
+A Django feed class compiles to a :class:`FeedSpec`; migrations store it in the
+registry table as JSON; workers read it back and need nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from dnf_core.errors import ConfigurationError
+from dnf_core.identifiers import (
+    quote_identifier,
+    validate_feed_id,
+    validate_identifier,
+    validate_key_type,
+)
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the hybrid score ``w_s·similarity + w_f·freshness + w_p·popularity``."""
+
+    similarity: float = 0.6
+    freshness: float = 0.2
+    popularity: float = 0.2
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError(f"weight_{f.name} must be a number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Everything the triggers, workers and queries need to know about one feed."""
+
+    feed_id: str
+    content_table: str
+    content_key: str
+    content_key_type: str
+    text_columns: tuple[str, ...]
+    interaction_table: str
+    interaction_user_column: str
+    interaction_item_column: str
+    interaction_order_column: str
+    user_key_type: str
+    encoder: str
+    model_name: str
+    dimension: int
+    window: int = 20
+    embedding_column: str = "embedding"
+    freshness_column: str | None = None
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        validate_feed_id(self.feed_id)
+        for name in (
+            "content_table",
+            "content_key",
+            "interaction_table",
+            "interaction_user_column",
+            "interaction_item_column",
+            "interaction_order_column",
+            "embedding_column",
+        ):
+            validate_identifier(getattr(self, name), f"feed {self.feed_id!r}: {name}")
+        if self.freshness_column is not None:
+            validate_identifier(self.freshness_column, f"feed {self.feed_id!r}: freshness_column")
+        if not self.text_columns:
+            raise ConfigurationError(f"feed {self.feed_id!r}: text_fields must name at least one")
+        for column in self.text_columns:
+            validate_identifier(column, f"feed {self.feed_id!r}: text field")
+        validate_key_type(self.content_key_type, f"feed {self.feed_id!r}: content key")
+        validate_key_type(self.user_key_type, f"feed {self.feed_id!r}: user key")
+        for name in ("dimension", "window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"feed {self.feed_id!r}: {name} must be a positive integer, got {value!r}"
+                )
+
+    def text_expression(self, alias: str) -> str:
+        """SQL expression of the text that gets embedded, for table alias ``alias``.
+
+        ``concat_ws`` skips NULLs, so a NULL column never turns the whole text NULL.
+        """
+        validate_identifier(alias, "table alias")
+        columns = ", ".join(f"{alias}.{quote_identifier(c)}::text" for c in self.text_columns)
+        return f"concat_ws(' ', {columns})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, stamped with the spec format version."""
+        data = asdict(self)
+        data["text_columns"] = list(self.text_columns)
+        data["spec_version"] = SPEC_VERSION
+        return data
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys), so equal specs serialize identically."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeedSpec:
+        """Rebuild a spec from :meth:`to_dict` output, refusing unknown format versions."""
+        data = dict(data)
+        version = data.pop("spec_version", None)
+        if version != SPEC_VERSION:
+            raise ConfigurationError(
+                f"feed spec version {version!r} is not supported by this neural-feed "
+                f"(expects {SPEC_VERSION}); upgrade the worker to match the web code"
+            )
+        data["text_columns"] = tuple(data["text_columns"])
+        data["weights"] = Weights(**data["weights"])
+        return cls(**data)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of what the pipeline depends on; a new one means a migration is due.
+
+        Weights are left out: only the query layer uses them, and it reads them from
+        the feed class at request time, so tuning them needs no migration.
+        """
+        data = self.to_dict()
+        del data["weights"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -1,0 +1,25 @@
+"""neural-feed's Django app: feed classes, the embedding mixin, profiles, commands.
+
+Names are imported lazily, so ``import dnf_django`` works before Django's app
+registry is ready (in settings modules, say).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BaseNeuralFeed", "NeuralRecommendMixin", "UserFeedProfile"]
+
+_LOCATIONS = {
+    "BaseNeuralFeed": "dnf_django.feeds",
+    "NeuralRecommendMixin": "dnf_django.mixins",
+    "UserFeedProfile": "dnf_django.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOCATIONS:
+        import importlib
+
+        return getattr(importlib.import_module(_LOCATIONS[name]), name)
+    raise AttributeError(f"module 'dnf_django' has no attribute {name!r}")

@@ -1,0 +1,147 @@
+"""Compiles a Django feed class into a framework-free :class:`FeedSpec`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models
+
+from dnf_core.encoders import encoder_path
+from dnf_core.errors import ConfigurationError
+from dnf_core.spec import FeedSpec, Weights
+from dnf_django.conf import feed_setting
+
+
+def _key_type(field: models.Field[Any, Any]) -> str:
+    """The SQL type a foreign key to ``field`` would have, without length modifiers."""
+    db_type = (field.rel_db_type(connection) or "").split("(")[0].strip().lower()
+    return {"character varying": "varchar", "serial": "integer", "bigserial": "bigint"}.get(
+        db_type, db_type
+    )
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None, f"{field} has no column"
+    return field.column
+
+
+def _field(
+    model: type[models.Model], name: str, feed: str, attribute: str
+) -> models.Field[Any, Any]:
+    try:
+        field = model._meta.get_field(name)
+    except Exception:
+        raise ConfigurationError(
+            f"feed {feed}: {attribute} names {name!r}, which is not a field of {model._meta.label}"
+        ) from None
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise ConfigurationError(f"feed {feed}: {attribute} {name!r} is not a concrete column")
+    return field
+
+
+def _foreign_key_to(
+    through: type[models.Model], target: type[models.Model], feed: str
+) -> models.Field[Any, Any]:
+    matches = [
+        f
+        for f in through._meta.get_fields()
+        if isinstance(f, models.ForeignKey) and f.related_model is target
+    ]
+    if len(matches) != 1:
+        raise ConfigurationError(
+            f"feed {feed}: {through._meta.label} needs exactly one foreign key to "
+            f"{target._meta.label} in mode 'm2m' (found {len(matches)}); use mode 'model' "
+            "with user_field_name and content_field_name"
+        )
+    return matches[0]
+
+
+def compile_spec(feed: Any) -> FeedSpec:
+    """Resolve a feed class's models and fields to tables, columns and types."""
+    name = feed.__name__
+    feed_id = feed.get_setting("feed_id")
+    if not feed_id:
+        raise ConfigurationError(f"feed {name}: feed_id is not set")
+    content = feed.get_setting("content_django_model")
+    interactions = feed.get_setting("interaction_django_model")
+    for attribute, model in (
+        ("content_django_model", content),
+        ("interaction_django_model", interactions),
+    ):
+        if not (isinstance(model, type) and issubclass(model, models.Model)):
+            raise ConfigurationError(f"feed {name}: {attribute} must be a Django model class")
+    embedding = _field(content, "embedding", name, "NeuralRecommendMixin")
+
+    text_fields = feed.get_setting("text_fields")
+    if not text_fields or isinstance(text_fields, str):
+        raise ConfigurationError(f"feed {name}: text_fields must be a tuple of field names")
+    text_columns = tuple(_column(_field(content, f, name, "text_fields")) for f in text_fields)
+
+    user_model = _user_model()
+    mode = feed.get_setting("mode")
+    if mode == "m2m":
+        user_fk = _foreign_key_to(interactions, user_model, name)
+        item_fk = _foreign_key_to(interactions, content, name)
+    elif mode == "model":
+        user_fk = _field(
+            interactions, feed.get_setting("user_field_name") or "", name, "user_field_name"
+        )
+        item_fk = _field(
+            interactions, feed.get_setting("content_field_name") or "", name, "content_field_name"
+        )
+    else:
+        raise ConfigurationError(f"feed {name}: mode must be 'm2m' or 'model', got {mode!r}")
+    order_name = feed.get_setting("order_field_name")
+    order = (
+        _field(interactions, order_name, name, "order_field_name")
+        if order_name
+        else interactions._meta.pk
+    )
+    freshness_name = feed.get_setting("freshness_field")
+    freshness = (
+        _column(_field(content, freshness_name, name, "freshness_field"))
+        if freshness_name
+        else None
+    )
+    dimension = feed_setting("VECTOR_DIMENSION")
+    if getattr(embedding, "dimensions", dimension) != dimension:
+        raise ConfigurationError(
+            f"feed {name}: {content._meta.label}.embedding has {embedding.dimensions} "  # type: ignore[attr-defined]
+            f"dimensions but VECTOR_DIMENSION is {dimension}; run makemigrations"
+        )
+    assert content._meta.pk is not None and user_model._meta.pk is not None and order is not None
+    return FeedSpec(
+        feed_id=feed_id,
+        content_table=content._meta.db_table,
+        content_key=_column(content._meta.pk),
+        content_key_type=_key_type(content._meta.pk),
+        text_columns=text_columns,
+        interaction_table=interactions._meta.db_table,
+        interaction_user_column=_column(user_fk),
+        interaction_item_column=_column(item_fk),
+        interaction_order_column=_column(order),
+        user_key_type=_key_type(user_model._meta.pk),
+        encoder=_encoder(feed.get_setting("encoder_class")),
+        model_name=feed.get_setting("embedding_model_name"),
+        dimension=dimension,
+        window=feed.get_setting("user_likes_limit"),
+        embedding_column=_column(embedding),
+        freshness_column=freshness,
+        weights=Weights(
+            similarity=feed.get_setting("weight_similarity"),
+            freshness=feed.get_setting("weight_freshness"),
+            popularity=feed.get_setting("weight_popularity"),
+        ),
+    )
+
+
+def _encoder(value: Any) -> str:
+    # Upstream accepted the class itself; specs store its dotted path.
+    return encoder_path(value) if isinstance(value, type) else str(value)
+
+
+def _user_model() -> type[models.Model]:
+    from django.apps import apps
+
+    return apps.get_model(settings.AUTH_USER_MODEL)

@@ -1,0 +1,106 @@
+"""``BaseNeuralFeed``: declare a feed over a content model and an interaction table."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from django.db import models
+
+from dnf_core.errors import ConfigurationError
+from dnf_core.spec import FeedSpec
+from dnf_django.conf import feed_setting
+
+# Feed attributes whose default comes from settings, read when used.
+_SETTING_DEFAULTS = {
+    "embedding_model_name": "MODEL_NAME",
+    "encoder_class": "ENCODER_CLASS",
+    "user_likes_limit": "USER_LIKES_LIMIT",
+    "weight_similarity": "WEIGHT_SIMILARITY",
+    "weight_freshness": "WEIGHT_FRESHNESS",
+    "weight_popularity": "WEIGHT_POPULARITY",
+    "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
+    "popularity_half_saturation": "POPULARITY_HALF_SATURATION",
+}
+
+
+class BaseNeuralFeed:
+    """Subclass this to declare a feed, then call :meth:`get_feed`.
+
+    Attributes left unset (``None``) are taken from ``parent_feed`` if there is one,
+    else from ``settings.DJANGO_NEURAL_FEED``, at the time they are used.
+    """
+
+    feed_id: ClassVar[str | None] = None
+    parent_feed: ClassVar[type[BaseNeuralFeed] | None] = None
+    content_django_model: ClassVar[type[models.Model] | None] = None
+    interaction_django_model: ClassVar[type[models.Model] | None] = None
+    mode: ClassVar[Literal["m2m", "model"] | None] = None
+    user_field_name: ClassVar[str | None] = None
+    content_field_name: ClassVar[str | None] = None
+    order_field_name: ClassVar[str | None] = None
+    text_fields: ClassVar[tuple[str, ...] | None] = None
+    freshness_field: ClassVar[str | None] = None
+    embedding_model_name: ClassVar[str | None] = None
+    encoder_class: ClassVar[str | None] = None
+    user_likes_limit: ClassVar[int | None] = None
+    weight_similarity: ClassVar[float | None] = None
+    weight_freshness: ClassVar[float | None] = None
+    weight_popularity: ClassVar[float | None] = None
+    freshness_half_life_hours: ClassVar[float | None] = None
+    popularity_half_saturation: ClassVar[float | None] = None
+    popularity_expression: ClassVar[Any] = None
+    freshness_expression: ClassVar[Any] = None
+
+    @classmethod
+    def get_setting(cls, name: str) -> Any:
+        """The effective value of attribute ``name`` for this feed.
+
+        Own classes first (so plain Python inheritance works), then ``parent_feed``,
+        then the settings default.
+        """
+        if not hasattr(BaseNeuralFeed, name):
+            raise ConfigurationError(f"{cls.__name__}: unknown feed attribute {name!r}")
+        for klass in cls.__mro__:
+            if klass is BaseNeuralFeed:
+                break
+            value = vars(klass).get(name)
+            if value is not None:
+                return value
+        if cls.parent_feed is not None and name != "feed_id":
+            return cls.parent_feed.get_setting(name)
+        if name in _SETTING_DEFAULTS:
+            return feed_setting(_SETTING_DEFAULTS[name])
+        return None
+
+    @classmethod
+    def get_spec(cls) -> FeedSpec:
+        """The framework-free spec this feed compiles to (what migrations install)."""
+        from dnf_django.compiler import compile_spec
+
+        return compile_spec(cls)
+
+    @classmethod
+    def get_feed(
+        cls,
+        user: Any,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        limit: int = 20,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+    ) -> models.QuerySet[Any]:
+        """A lazy QuerySet of content ranked for ``user``, best first.
+
+        Each object is annotated with ``similarity``, ``freshness``, ``popularity`` and
+        ``score``. Anonymous users and users without a profile get freshness and
+        popularity only.
+        """
+        from dnf_django.query import rank_feed
+
+        return rank_feed(
+            cls,
+            user,
+            queryset=queryset,
+            excluded_ids=excluded_ids,
+            excluded_queryset=excluded_queryset,
+            limit=limit,
+        )

@@ -1,0 +1,40 @@
+"""``manage.py dnf_worker``: the worker, with its URLs taken from Django settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dnf_core.errors import NeuralFeedError
+from dnf_django.endpoints import database_url, redis_url
+from workers.cli import add_arguments, serve
+from workers.config import Mode, WorkerConfig
+
+
+class Command(BaseCommand):
+    help = "Run the relay and the Dramatiq actors (Postgres from DATABASES, Redis from settings)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_arguments(parser)
+        parser.add_argument(
+            "--database", default="default", help="DATABASES alias (default: default)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        try:
+            serve(
+                WorkerConfig(
+                    database_url=database_url(options["database"]),
+                    redis_url=redis_url(),
+                    mode=Mode(options["mode"]),
+                    threads=options["threads"],
+                    poll_interval=options["poll_interval"],
+                )
+            )
+        except NeuralFeedError as exc:
+            raise CommandError(str(exc)) from exc

@@ -1,0 +1,51 @@
+"""State the workers maintain: user profiles and item interaction counts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from pgvector.django import VectorField
+
+
+class UserFeedProfile(models.Model):
+    """A user's taste in one feed: the L2-normalized mean of their recent liked items.
+
+    Written only by the workers; a row exists only while the user has at least one
+    interaction with an embedded item.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_profiles"
+    )
+    feed_id = models.CharField(max_length=64, db_index=True)
+    # No fixed dimension: feeds with different models share this table.
+    embedding = VectorField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "dnf_user_profile"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "feed_id"], name="dnf_user_profile_user_feed")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.feed_id}"
+
+
+class FeedItemStat(models.Model):
+    """How many interactions an item has in a feed, recounted by the workers."""
+
+    feed_id = models.CharField(max_length=64)
+    # Text, so one table serves integer, UUID and string primary keys alike.
+    item_key = models.TextField()
+    interactions = models.IntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "dnf_item_stat"
+        constraints = [
+            models.UniqueConstraint(fields=["feed_id", "item_key"], name="dnf_item_stat_feed_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}:{self.item_key} ({self.interactions})"

@@ -1,0 +1,2 @@
+-- Cosine operator class, because feed queries order by the <=> operator.
+CREATE INDEX IF NOT EXISTS {index} ON {table} USING hnsw ({column} vector_cosine_ops);

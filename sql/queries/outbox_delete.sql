@@ -1,0 +1,1 @@
+DELETE FROM dnf_outbox WHERE id = ANY(%(ids)s)

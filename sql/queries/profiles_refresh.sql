@@ -1,0 +1,36 @@
+-- profile = l2_normalize(avg(embedding)) over the user's most recent interactions
+-- whose items are embedded; a user with none left loses the profile.
+WITH users AS (
+    SELECT DISTINCT u AS user_key FROM unnest(%(users)s::text[]) AS u
+),
+recent AS (
+    SELECT users.user_key, r.embedding
+    FROM users
+    CROSS JOIN LATERAL (
+        SELECT c.{embedding} AS embedding
+        FROM {interactions} i
+        JOIN {content} c ON c.{content_key} = i.{item}
+        WHERE i.{user} = users.user_key::{user_key_type}
+          AND c.{embedding} IS NOT NULL
+        ORDER BY i.{order} DESC
+        LIMIT %(window)s
+    ) AS r
+),
+profiles AS (
+    SELECT user_key, l2_normalize(avg(embedding)) AS embedding
+    FROM recent
+    GROUP BY user_key
+),
+upserted AS (
+    INSERT INTO dnf_user_profile (user_id, feed_id, embedding, updated_at)
+    SELECT user_key::{user_key_type}, %(feed_id)s, embedding, now()
+    FROM profiles
+    ON CONFLICT (user_id, feed_id) DO UPDATE
+    SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at
+    RETURNING 1
+)
+DELETE FROM dnf_user_profile p
+USING users
+WHERE p.feed_id = %(feed_id)s
+  AND p.user_id = users.user_key::{user_key_type}
+  AND NOT EXISTS (SELECT 1 FROM profiles WHERE profiles.user_key = users.user_key)

@@ -1,0 +1,1 @@
+SELECT feed_id, spec FROM dnf_feed ORDER BY feed_id

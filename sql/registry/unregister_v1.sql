@@ -1,0 +1,1 @@
+DELETE FROM dnf_feed WHERE feed_id = {feed_literal};

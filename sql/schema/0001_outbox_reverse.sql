@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS dnf_feed;
+DROP TABLE IF EXISTS dnf_outbox;

@@ -1,0 +1,53 @@
+"""Dramatiq actors: one module per unit of work, declared on a broker at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq import Broker
+
+from dnf_core.events import TaskKind
+from workers.actors.embed import embed_items
+from workers.actors.popularity import recount_popularity
+from workers.actors.profiles import refresh_profiles
+from workers.actors.reset import reset_feed
+from workers.dispatch import actor_name, queue_for
+from workers.runtime import Runtime
+
+__all__ = ["declare_actors", "embed_items", "recount_popularity", "refresh_profiles", "reset_feed"]
+
+_HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
+    TaskKind.EMBED: embed_items,
+    TaskKind.PROFILES: refresh_profiles,
+    TaskKind.POPULARITY: recount_popularity,
+    TaskKind.RESET: reset_feed,
+}
+
+# Bounded so a stuck call is retried instead of holding a thread forever.
+_TIME_LIMIT_MS = {TaskKind.EMBED: 10 * 60_000}
+_DEFAULT_TIME_LIMIT_MS = 2 * 60_000
+
+
+def declare_actors(broker: Broker, runtime: Runtime) -> dict[TaskKind, dramatiq.Actor[..., object]]:
+    """Declare one actor per task kind on ``broker``, bound to ``runtime``.
+
+    Actors are built here rather than at import time, so importing this package never
+    creates or touches a broker.
+    """
+    actors: dict[TaskKind, dramatiq.Actor[..., object]] = {}
+    for kind, handler in _HANDLERS.items():
+
+        def perform(
+            feed_id: str, keys: list[str], _handler: Callable[..., object] = handler
+        ) -> None:
+            _handler(runtime, feed_id, keys)
+
+        actors[kind] = dramatiq.actor(
+            actor_name=actor_name(kind),
+            queue_name=queue_for(kind),
+            broker=broker,
+            max_retries=20,
+            time_limit=_TIME_LIMIT_MS.get(kind, _DEFAULT_TIME_LIMIT_MS),
+        )(perform)
+    return actors

@@ -1,0 +1,18 @@
+"""Recount item popularity from the interaction table, per touched item."""
+
+from __future__ import annotations
+
+from dnf_core.queries import feed_query
+from dnf_core.sqlfiles import load_sql
+from workers.runtime import Runtime
+
+
+def recount_popularity(runtime: Runtime, feed_id: str, items: list[str]) -> None:
+    """Store the current interaction count of each item (idempotent, order-independent)."""
+    conn = runtime.connections.get()
+    spec = runtime.registry.get(conn, feed_id)
+    with conn.transaction():
+        conn.execute(
+            load_sql("queries/advisory_locks"), {"scope": f"popularity:{feed_id}", "keys": items}
+        )
+        conn.execute(feed_query("popularity_recount", spec), {"keys": items, "feed_id": feed_id})

@@ -1,0 +1,21 @@
+"""The Redis broker every worker process and relay shares."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
+
+
+def make_broker(redis_url: str) -> RedisBroker:
+    """A Redis broker with Dramatiq's default middleware, set as the global broker.
+
+    Queues are declared up front so a relay-only process and the actors agree on them
+    even before the first message.
+    """
+    broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
+    for queue in (EMBED_QUEUE, FEED_QUEUE):
+        broker.declare_queue(queue)
+    dramatiq.set_broker(broker)
+    return broker

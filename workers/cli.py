@@ -1,0 +1,81 @@
+"""``dnf-worker``: the framework-free worker command (URLs from flags or environment)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from dnf_core.errors import NeuralFeedError
+from workers.config import Mode, WorkerConfig
+from workers.process import WorkerProcess
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments shared by ``dnf-worker`` and ``manage.py dnf_worker``."""
+    parser = argparse.ArgumentParser(prog="dnf-worker", description=__doc__)
+    add_arguments(parser)
+    parser.add_argument("--database-url", help="Postgres URL (default: $DNF_DATABASE_URL)")
+    parser.add_argument("--redis-url", help="Redis URL (default: $DNF_REDIS_URL)")
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options every worker entry point takes."""
+    parser.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.ALL.value,
+        help="run the relay and the actors (all), or only one of them",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="actor threads (default 4)")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        help="seconds between outbox polls when no NOTIFY arrives (default 2)",
+    )
+
+
+def serve(config: WorkerConfig) -> None:
+    """Run a worker process until SIGTERM or SIGINT, then stop gracefully."""
+    process = WorkerProcess(config)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info("signal %d: stopping gracefully", signum)
+        process.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    process.start()
+    try:
+        process.wait()
+    finally:
+        process.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dnf-worker`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = WorkerConfig.from_env(
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            mode=Mode(args.mode),
+            threads=args.threads,
+            poll_interval=args.poll_interval,
+        )
+        serve(config)
+    except NeuralFeedError as exc:
+        print(f"dnf-worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

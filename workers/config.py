@@ -1,0 +1,48 @@
+"""Where the worker finds its services: arguments, else environment, else defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dnf_core.errors import ConfigurationError
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+class Mode(StrEnum):
+    """Which parts one worker process runs; split them to scale out."""
+
+    ALL = "all"
+    RELAY = "relay"
+    ACTORS = "actors"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Settings of one worker process."""
+
+    database_url: str
+    redis_url: str = DEFAULT_REDIS_URL
+    mode: Mode = Mode.ALL
+    threads: int = 4
+    poll_interval: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            raise ConfigurationError("no database URL: pass --database-url or set DNF_DATABASE_URL")
+        if self.threads < 1:
+            raise ConfigurationError(f"threads must be at least 1, got {self.threads}")
+        if self.poll_interval <= 0:
+            raise ConfigurationError(f"poll interval must be positive, got {self.poll_interval}")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> WorkerConfig:
+        """Build from ``DNF_DATABASE_URL`` / ``DNF_REDIS_URL``; explicit values win."""
+        values: dict[str, object] = {
+            "database_url": os.environ.get("DNF_DATABASE_URL", ""),
+            "redis_url": os.environ.get("DNF_REDIS_URL", DEFAULT_REDIS_URL),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,51 @@
+"""Postgres connections for the worker process (psycopg 3, no Django)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+
+from dnf_core.errors import ServiceError
+
+
+def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """Open a connection with the pgvector types registered."""
+    try:
+        conn = psycopg.connect(database_url, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise ServiceError(f"cannot connect to Postgres: {exc}") from exc
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError as exc:
+        conn.close()
+        raise ServiceError(
+            "the pgvector extension is not installed in this database; run the migrations"
+        ) from exc
+    return conn
+
+
+class ThreadConnections:
+    """One lazily opened autocommit connection per thread, replaced when it breaks.
+
+    Autocommit, so that every unit of work states its transaction explicitly with
+    ``conn.transaction()`` and no idle transaction is ever left open between messages.
+
+    Dramatiq runs actors on a pool of threads; a psycopg connection must not be shared
+    between threads running transactions at once, and a per-thread connection is
+    reused across messages instead of paying a connect per message.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._local = threading.local()
+
+    def get(self) -> psycopg.Connection[Any]:
+        """This thread's healthy connection."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = connect(self.database_url, autocommit=True)
+            self._local.conn = conn
+        return conn

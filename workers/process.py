@@ -1,0 +1,71 @@
+"""One worker process: the relay thread and the Dramatiq actors, started and stopped together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+
+from workers.actors import declare_actors
+from workers.broker import make_broker
+from workers.config import Mode, WorkerConfig
+from workers.database import ThreadConnections
+from workers.dispatch import Dispatcher
+from workers.relay import Relay
+from workers.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+# How long a graceful stop waits for messages in flight before giving them back.
+STOP_TIMEOUT_MS = 30_000
+
+
+class WorkerProcess:
+    """Runs what ``config.mode`` asks for until :meth:`stop`."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.broker = make_broker(config.redis_url)
+        self.dispatcher = Dispatcher(self.broker)
+        self._stop = threading.Event()
+        self._relay_thread: threading.Thread | None = None
+        self._worker: dramatiq.Worker | None = None
+
+    def start(self) -> None:
+        """Start the relay thread and/or the actor threads."""
+        if self.config.mode in (Mode.ALL, Mode.ACTORS):
+            runtime = Runtime(ThreadConnections(self.config.database_url), self.dispatcher.send)
+            declare_actors(self.broker, runtime)
+            self._worker = dramatiq.Worker(self.broker, worker_threads=self.config.threads)
+            self._worker.start()
+            logger.info("actors running with %d threads", self.config.threads)
+        if self.config.mode in (Mode.ALL, Mode.RELAY):
+            relay = Relay(
+                self.config.database_url,
+                self.dispatcher.send,
+                poll_interval=self.config.poll_interval,
+            )
+            self._relay_thread = threading.Thread(
+                target=relay.run, args=(self._stop,), name="dnf-relay", daemon=True
+            )
+            self._relay_thread.start()
+            logger.info("relay running, polling every %.1fs", self.config.poll_interval)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`wait` to return; safe to call from a signal handler."""
+        self._stop.set()
+
+    def wait(self) -> None:
+        """Block until :meth:`request_stop` is called."""
+        while not self._stop.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        """Stop the relay, then let actors finish their messages and return the rest."""
+        self._stop.set()
+        if self._relay_thread is not None:
+            self._relay_thread.join(timeout=10)
+        if self._worker is not None:
+            self._worker.stop(timeout=STOP_TIMEOUT_MS)
+        self.broker.close()
