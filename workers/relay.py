@@ -46,6 +46,16 @@ class Relay:
         self.limits = limits or BatchLimits()
         self._conn: psycopg.Connection[Any] | None = None
 
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the claiming connection (:meth:`run` closes its own on exit)."""
+        self._conn = self._discard(self._conn)
+
     def relay_batch(self) -> int:
         """Claim, enqueue and delete one batch; return how many rows it moved."""
         conn = self._connection()
@@ -67,7 +77,7 @@ class Relay:
                 cur.execute(load_sql("queries/outbox_delete"), {"ids": [e.id for e in events]})
             return len(rows)
         except psycopg.OperationalError:
-            self._close()
+            self.close()
             raise
 
     def drain(self) -> int:
@@ -104,15 +114,12 @@ class Relay:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
         self._discard(listener)
-        self._close()
+        self.close()
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = connect(self.database_url, autocommit=True)
         return self._conn
-
-    def _close(self) -> None:
-        self._conn = self._discard(self._conn)
 
     @staticmethod
     def _discard(conn: psycopg.Connection[Any] | None) -> None:

@@ -5,6 +5,8 @@ reported as given and never started or stopped here.
 """
 
 import os
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dnf_core.services.postgres import EmbeddedPostgres
@@ -13,6 +15,7 @@ from dnf_core.services.redis import EmbeddedRedis
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedRedis",
+    "run_with_services",
     "ServiceState",
     "ServiceUrls",
     "service_status",
@@ -72,3 +75,21 @@ def service_status() -> list[ServiceState]:
         else:
             result.append(ServiceState(name, "stopped", None))
     return result
+
+
+def run_with_services(command: Sequence[str]) -> int:
+    """Run ``command`` with the services up and their URLs in its environment.
+
+    Stops afterwards only what this call started: services that already ran (a
+    developer's, or external ones) are left as they were.
+    """
+    was_stopped = {s.name for s in service_status() if s.state == "stopped"}
+    urls = start_services()
+    env = {**os.environ, "DNF_DATABASE_URL": urls.database_url, "DNF_REDIS_URL": urls.redis_url}
+    try:
+        return subprocess.call(list(command), env=env)
+    finally:
+        if "redis" in was_stopped:
+            EmbeddedRedis().stop()
+        if "postgres" in was_stopped:
+            EmbeddedPostgres().stop()

@@ -1,19 +1,37 @@
-"""``python -m dnf_core.services start|stop|status|env``: exports on stdout, chatter on stderr."""
+"""``python -m dnf_core.services start|stop|status|env|run -- CMD``.
+
+``start`` and ``env`` print shell exports on stdout (chatter goes to stderr); ``run``
+runs a command with the services up and stops afterwards what it started.
+"""
 
 import argparse
 import sys
 from collections.abc import Sequence
 
 from dnf_core.errors import ServiceError
-from dnf_core.services import ServiceUrls, service_status, start_services, stop_services
+from dnf_core.services import (
+    ServiceUrls,
+    run_with_services,
+    service_status,
+    start_services,
+    stop_services,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m dnf_core.services", description=__doc__)
-    parser.add_argument("command", choices=["start", "stop", "status", "env"])
-    command = parser.parse_args(argv).command
+    parser.add_argument("command", choices=["start", "stop", "status", "env", "run"])
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="with run: the command to run")
+    parsed = parser.parse_args(argv)
+    command, args = parsed.command, parsed.args
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if (command == "run") != bool(args):
+        parser.error("run takes a command (run -- CMD ...); the others take none")
     try:
+        if command == "run":
+            return run_with_services(args)
         if command == "start":
             print(start_services().exports())
         elif command == "stop":

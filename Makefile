@@ -1,0 +1,54 @@
+# neural-feed: `make demo` runs the pipeline on MovieLens, `make test` runs every check.
+# Both create .venv and start the embedded Postgres and Redis themselves, unless
+# DNF_DATABASE_URL / DNF_REDIS_URL point at services of your own.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SERVICES := $(PY) -m dnf_core.services
+export PYTHONPATH := $(CURDIR):$(CURDIR)/examples/movies
+BENCH ?=
+
+.PHONY: install lint test test-fast demo bench services-start services-stop services-status clean
+
+install: $(STAMP)
+
+# torch first, pinned to the CPU build on this disk: left to sentence-transformers,
+# pip would fetch a CUDA build of several GB.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(SERVICES) run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit tests only: no services, no model.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(SERVICES) run -- $(PY) examples/movies/manage.py demo
+
+bench: $(STAMP)
+	$(SERVICES) run -- $(PY) -m bench $(BENCH)
+
+services-start: $(STAMP)
+	@$(SERVICES) start
+
+services-stop: $(STAMP)
+	$(SERVICES) stop
+
+services-status: $(STAMP)
+	$(SERVICES) status
+
+clean: services-stop
+	rm -rf .dnf .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""``manage.py demo``: MovieLens through the whole pipeline, then three users' feeds."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from tqdm import tqdm
+
+from catalog.feeds import MovieFeed
+from catalog.models import Movie
+from dnf_django.endpoints import database_url, redis_url
+from workers.backlog import measure_backlog
+from workers.config import WorkerConfig
+from workers.database import connect
+from workers.spawn import spawn_worker, stop_worker
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+LOG = Path(__file__).resolve().parents[5] / ".dnf" / "demo-worker.log"
+SHOWN_USERS = (41, 73, 24)
+TIMEOUT_S = 1800
+
+
+def read_movies() -> list[Movie]:
+    tags: dict[str, list[str]] = defaultdict(list)
+    with open(DATA / "tags.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            tag = row["tag"].strip().lower()
+            if tag and tag not in tags[row["movieId"]]:
+                tags[row["movieId"]].append(tag)
+    movies = []
+    with open(DATA / "movies.csv", encoding="utf-8", newline="") as f:
+        for movie_id, title, genres in csv.reader(f):
+            genres = "" if genres == "(no genres listed)" else genres.replace("|", ", ")
+            movies.append(
+                Movie(
+                    movielens_id=int(movie_id),
+                    title=title,
+                    genres=genres,
+                    tags=", ".join(tags.get(movie_id, [])),
+                )
+            )
+    return movies
+
+
+class Command(BaseCommand):
+    help = "Load MovieLens, run the pipeline until it is idle, print feeds of three users."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", verbosity=0)
+        self.load()
+        config = WorkerConfig(database_url=database_url(), redis_url=redis_url())
+        started = time.monotonic()
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        with open(LOG, "wb") as log:
+            self.stdout.write(f"worker started; its log: {LOG}")
+            worker = spawn_worker(config, log=log)
+            try:
+                self.wait_for_pipeline(config, worker)
+            finally:
+                stop_worker(worker)
+        self.stdout.write(f"pipeline idle after {time.monotonic() - started:.1f}s\n")
+        self.show_feeds()
+
+    def load(self) -> None:
+        if Movie.objects.exists():
+            self.stdout.write(f"{Movie.objects.count()} movies already loaded")
+            return
+        with transaction.atomic():
+            movies = Movie.objects.bulk_create(read_movies(), batch_size=2000)
+            by_movielens = {m.movielens_id: m.pk for m in movies}
+            user_model = get_user_model()
+            users: dict[str, Any] = {}
+            likes = []
+            with open(DATA / "likes.csv", encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f):  # sorted by time: the through ids follow it
+                    uid = row["userId"]
+                    if uid not in users:
+                        users[uid] = user_model.objects.create(username=f"movielens_{uid}")
+                    likes.append(
+                        Movie.likes.through(
+                            user_id=users[uid].pk, movie_id=by_movielens[int(row["movieId"])]
+                        )
+                    )
+            Movie.likes.through.objects.bulk_create(likes, batch_size=5000)
+        self.stdout.write(f"loaded {len(movies)} movies, {len(users)} users, {len(likes)} likes")
+
+    def wait_for_pipeline(self, config: WorkerConfig, worker: Any) -> None:
+        embeddable = Movie.objects.exclude(title="", genres="", tags="").count()
+        broker = redis.Redis.from_url(config.redis_url)
+        deadline = time.monotonic() + TIMEOUT_S
+        with connect(config.database_url, autocommit=True) as conn, tqdm(
+            total=embeddable, unit="item", desc="embedding", mininterval=1.0
+        ) as bar:
+            while True:
+                if worker.poll() is not None:
+                    raise CommandError(f"the worker exited with code {worker.returncode}")
+                embedded = Movie.objects.filter(embedding__isnull=False).count()
+                bar.update(embedded - bar.n)
+                backlog = measure_backlog(conn, broker)
+                bar.set_postfix(outbox=backlog.outbox, queued=backlog.messages)
+                if embedded >= embeddable and backlog.idle:
+                    return
+                if time.monotonic() > deadline:
+                    raise CommandError(f"pipeline not idle after {TIMEOUT_S}s: {backlog}")
+                time.sleep(0.5)
+
+    def show_feeds(self) -> None:
+        user_model = get_user_model()
+        for uid in SHOWN_USERS:
+            user = user_model.objects.get(username=f"movielens_{uid}")
+            liked = Movie.objects.filter(likes=user)
+            recent = Movie.likes.through.objects.filter(user=user).order_by("-id")
+            titles = [like.movie.title for like in recent.select_related("movie")[:5]]
+            self.stdout.write(
+                f"\n== {user.username}: {liked.count()} likes, latest: " + "; ".join(titles)
+            )
+            self.stdout.write(f"   {'score':>6} {'sim':>6} {'fresh':>6} {'pop':>6}  title")
+            for movie in MovieFeed.get_feed(user, excluded_queryset=liked, limit=10):
+                self.stdout.write(
+                    f"   {movie.score:6.3f} {movie.similarity:6.3f} {movie.freshness:6.3f} "
+                    f"{movie.popularity:6.3f}  {movie.title} [{movie.genres}]"
+                )
+        connection.close()

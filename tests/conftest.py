@@ -1,0 +1,134 @@
+"""Fixtures for tests that run against the real services (Postgres + pgvector, Redis).
+
+``make test`` starts the embedded services and exports their URLs; tests use the
+Django test database on that server and their own Redis database number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from workers.config import WorkerConfig
+from workers.spawn import spawn_worker, stop_worker
+
+# Bounds, not tuned sleeps: each wait returns as soon as its condition holds.
+WAIT_TIMEOUT_S = 120.0
+LOGS = Path(__file__).resolve().parents[1] / ".dnf" / "test-logs"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = WAIT_TIMEOUT_S, what: str = "") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("DNF_REDIS_URL")
+    if not url:
+        pytest.fail("DNF_REDIS_URL is not set: run the tests with `make test`")
+    # A database number of its own, so tests never see a developer's queues.
+    return url.rsplit("/", 1)[0] + "/15" if url.count("/") >= 3 else url + "/15"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def database_url(transactional_db: None) -> str:
+    from dnf_django.endpoints import database_url
+
+    return database_url()
+
+
+@pytest.fixture
+def clean_pipeline(database_url: str, redis_client: redis.Redis) -> Iterator[str]:
+    """Committed data (workers run in other processes), an empty outbox, empty queues."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM dnf_outbox")
+    yield database_url
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM dnf_outbox")
+
+
+def set_feed_encoder(feed_id: str, encoder: str, model_name: str) -> dict[str, Any]:
+    """Point a registered feed at another encoder; returns the previous spec."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT spec FROM dnf_feed WHERE feed_id = %s", [feed_id])
+        (previous,) = cur.fetchone()
+        if isinstance(previous, str):
+            previous = json.loads(previous)
+        spec = previous | {"encoder": encoder, "model_name": model_name}
+        cur.execute("UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = %s", [json.dumps(spec), feed_id])
+    return dict(previous)
+
+
+@pytest.fixture
+def hashing_encoder(clean_pipeline: str) -> Iterator[None]:
+    """Swap the example feed's model for the fast deterministic encoder."""
+    from django.db import connection
+
+    previous = set_feed_encoder("movies", "dnf_core.encoders.HashingEncoder", "hashing-384")
+    yield
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = 'movies'", [json.dumps(previous)]
+        )
+
+
+@pytest.fixture
+def start_worker(
+    clean_pipeline: str, redis_url: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real worker processes (relay + Dramatiq actors) on the test database."""
+    started: list[subprocess.Popen[bytes]] = []
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{request.node.name}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed in teardown
+
+    def start(**overrides: Any) -> subprocess.Popen[bytes]:
+        config = WorkerConfig(
+            database_url=clean_pipeline, redis_url=redis_url, poll_interval=0.5, **overrides
+        )
+        process = spawn_worker(config, log=log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_worker(process, timeout=30)
+    log.close()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        print(log_path.read_text(errors="replace")[-5000:])
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

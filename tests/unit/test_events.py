@@ -1,0 +1,39 @@
+from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
+
+
+def event(i: int, kind: EventKind, item: str | None = None, user: str | None = None, feed: str = "a") -> OutboxEvent:
+    return OutboxEvent(id=i, feed_id=feed, kind=kind, item_key=item, user_key=user)
+
+
+def test_duplicates_coalesce_into_one_task_per_kind() -> None:
+    events = [
+        event(1, EventKind.ITEM, "7"),
+        event(2, EventKind.ITEM, "7"),
+        event(3, EventKind.INTERACTION, "7", "u1"),
+        event(4, EventKind.INTERACTION, "8", "u1"),
+        event(5, EventKind.INTERACTION, "7", "u2"),
+    ]
+    assert plan_tasks(events) == [
+        Task(TaskKind.EMBED, "a", ("7",)),
+        Task(TaskKind.POPULARITY, "a", ("7", "8")),
+        Task(TaskKind.PROFILES, "a", ("u1", "u2")),
+    ]
+
+
+def test_keys_are_chunked_by_kind_limits_and_feeds_kept_apart() -> None:
+    events = [event(i, EventKind.ITEM, str(i)) for i in range(5)]
+    events.append(event(9, EventKind.ITEM, "x", feed="b"))
+    tasks = plan_tasks(events, BatchLimits(embed=2))
+    assert [t.keys for t in tasks if t.feed_id == "a"] == [("0", "1"), ("2", "3"), ("4",)]
+    assert [t for t in tasks if t.feed_id == "b"] == [Task(TaskKind.EMBED, "b", ("x",))]
+
+
+def test_truncates_become_one_reset_per_feed() -> None:
+    events = [
+        event(1, EventKind.TRUNCATE_ITEMS),
+        event(2, EventKind.TRUNCATE_INTERACTIONS),
+        event(3, EventKind.INTERACTION, "1", "u"),
+    ]
+    tasks = plan_tasks(events)
+    assert tasks[0] == Task(TaskKind.RESET, "a", ())
+    assert {t.kind for t in tasks[1:]} == {TaskKind.PROFILES, TaskKind.POPULARITY}

@@ -1,0 +1,49 @@
+import pytest
+
+from dnf_core.ddl import install_sql, uninstall_sql
+from dnf_core.errors import SqlTemplateError
+from dnf_core.queries import feed_query
+from dnf_core.spec import FeedSpec
+from dnf_core.sqlfiles import load_sql, render_sql, sql_dir
+
+
+def test_every_query_template_renders_for_a_feed(spec: FeedSpec) -> None:
+    names = sorted(p.stem for p in (sql_dir() / "queries").glob("*.sql"))
+    assert "profiles_refresh" in names
+    for name in names:
+        sql = feed_query(name, spec)
+        assert "{" not in sql.replace("'{", ""), name
+
+
+def test_render_refuses_missing_and_extra_fragments() -> None:
+    with pytest.raises(SqlTemplateError, match="missing index"):
+        render_sql("indexes/hnsw_drop_v1")
+    with pytest.raises(SqlTemplateError, match="unexpected bogus"):
+        render_sql("indexes/hnsw_drop_v1", index='"i"', bogus="x")
+
+
+def test_load_refuses_unknown_names_and_escapes() -> None:
+    with pytest.raises(SqlTemplateError, match="no SQL file"):
+        load_sql("queries/nope")
+    with pytest.raises(SqlTemplateError, match="outside"):
+        load_sql("../pyproject")
+
+
+def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> None:
+    sql = install_sql(spec)
+    for side, table in (("content", "blog_article"), ("interaction", "blog_article_likes")):
+        for event in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+            name = f'"dnf_articles_{side}_{event.lower()}" AFTER {event} ON "{table}"'
+            assert name in sql
+    assert sql.count("FOR EACH STATEMENT") == 8
+    assert "FOR EACH ROW" not in sql
+    assert "USING hnsw (\"embedding\" vector_cosine_ops)" in sql
+    assert "INSERT INTO dnf_feed" in sql
+
+
+def test_uninstall_drops_what_install_creates(spec: FeedSpec) -> None:
+    sql = uninstall_sql(spec)
+    assert sql.count("DROP TRIGGER IF EXISTS") == 8
+    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v1"()' in sql
+    assert 'DROP INDEX IF EXISTS "dnf_articles_hnsw"' in sql
+    assert "DELETE FROM dnf_feed WHERE feed_id = 'articles'" in sql
