@@ -25,7 +25,9 @@ WAIT_TIMEOUT_S = 120.0
 LOGS = Path(__file__).resolve().parents[1] / ".dnf" / "test-logs"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = WAIT_TIMEOUT_S, what: str = "") -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout: float = WAIT_TIMEOUT_S, what: str = ""
+) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -84,7 +86,9 @@ def set_feed_encoder(feed_id: str, encoder: str, model_name: str) -> dict[str, A
         if isinstance(previous, str):
             previous = json.loads(previous)
         spec = previous | {"encoder": encoder, "model_name": model_name}
-        cur.execute("UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = %s", [json.dumps(spec), feed_id])
+        cur.execute(
+            "UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = %s", [json.dumps(spec), feed_id]
+        )
     return dict(previous)
 
 

@@ -14,7 +14,9 @@ from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
 # Dramatiq's Redis broker keeps each message body in "<ns>:<queue>.msgs" from enqueue
 # until the actor acknowledges it (retries wait in the ".DQ" delay queue meanwhile).
 _MESSAGE_HASHES = tuple(
-    f"dramatiq:{queue}{suffix}.msgs" for queue in (EMBED_QUEUE, FEED_QUEUE) for suffix in ("", ".DQ")
+    f"dramatiq:{queue}{suffix}.msgs"
+    for queue in (EMBED_QUEUE, FEED_QUEUE)
+    for suffix in ("", ".DQ")
 )
 
 

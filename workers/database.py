@@ -41,6 +41,8 @@ class ThreadConnections:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self._local = threading.local()
+        self._opened: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
 
     def get(self) -> psycopg.Connection[Any]:
         """This thread's healthy connection."""
@@ -48,4 +50,13 @@ class ThreadConnections:
         if conn is None or conn.closed or conn.broken:
             conn = connect(self.database_url, autocommit=True)
             self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
         return conn
+
+    def close_all(self) -> None:
+        """Close every connection handed out (at shutdown, when no thread uses them)."""
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()

@@ -10,7 +10,9 @@ from typing import IO
 from workers.config import WorkerConfig
 
 
-def spawn_worker(config: WorkerConfig, *, log: IO[bytes] | int | None = None) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    config: WorkerConfig, *, log: IO[bytes] | int | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``dnf-worker`` with ``config`` in a child process."""
     command = [
         sys.executable,

@@ -15,9 +15,9 @@ from dnf_core.services.redis import EmbeddedRedis
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedRedis",
-    "run_with_services",
     "ServiceState",
     "ServiceUrls",
+    "run_with_services",
     "service_status",
     "start_services",
     "stop_services",

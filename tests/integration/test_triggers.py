@@ -75,7 +75,9 @@ def test_likes_unlikes_clear_and_cascades_are_captured(clean_pipeline: str) -> N
     assert outbox() == [("interaction", str(movies[0].pk), str(pk))] * 2
 
 
-def test_raw_sql_from_another_connection_is_captured(clean_pipeline: str, database_url: str) -> None:
+def test_raw_sql_from_another_connection_is_captured(
+    clean_pipeline: str, database_url: str
+) -> None:
     user = User.objects.create(username="bob")
     with psycopg.connect(database_url) as other:
         row: Any = other.execute(

@@ -1,7 +1,9 @@
 from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
 
 
-def event(i: int, kind: EventKind, item: str | None = None, user: str | None = None, feed: str = "a") -> OutboxEvent:
+def event(
+    i: int, kind: EventKind, item: str | None = None, user: str | None = None, feed: str = "a"
+) -> OutboxEvent:
     return OutboxEvent(id=i, feed_id=feed, kind=kind, item_key=item, user_key=user)
 
 

@@ -46,6 +46,6 @@ def test_weights_must_be_numbers() -> None:
 
 
 def test_text_expression_quotes_and_skips_nulls(spec: FeedSpec) -> None:
-    assert spec.text_expression("n") == "concat_ws(' ', n.\"title\"::text, n.\"body\"::text)"
+    assert spec.text_expression("n") == 'concat_ws(\' \', n."title"::text, n."body"::text)'
     with pytest.raises(ConfigurationError):
         spec.text_expression("n; --")

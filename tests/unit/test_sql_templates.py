@@ -37,7 +37,7 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
             assert name in sql
     assert sql.count("FOR EACH STATEMENT") == 8
     assert "FOR EACH ROW" not in sql
-    assert "USING hnsw (\"embedding\" vector_cosine_ops)" in sql
+    assert 'USING hnsw ("embedding" vector_cosine_ops)' in sql
     assert "INSERT INTO dnf_feed" in sql
 
 

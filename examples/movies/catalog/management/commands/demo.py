@@ -97,9 +97,10 @@ class Command(BaseCommand):
         embeddable = Movie.objects.exclude(title="", genres="", tags="").count()
         broker = redis.Redis.from_url(config.redis_url)
         deadline = time.monotonic() + TIMEOUT_S
-        with connect(config.database_url, autocommit=True) as conn, tqdm(
-            total=embeddable, unit="item", desc="embedding", mininterval=1.0
-        ) as bar:
+        with (
+            connect(config.database_url, autocommit=True) as conn,
+            tqdm(total=embeddable, unit="item", desc="embedding", mininterval=1.0) as bar,
+        ):
             while True:
                 if worker.poll() is not None:
                     raise CommandError(f"the worker exited with code {worker.returncode}")
