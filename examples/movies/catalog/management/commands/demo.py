@@ -107,7 +107,7 @@ class Command(BaseCommand):
                 embedded = Movie.objects.filter(embedding__isnull=False).count()
                 bar.update(embedded - bar.n)
                 backlog = measure_backlog(conn, broker)
-                bar.set_postfix(outbox=backlog.outbox, queued=backlog.messages)
+                bar.set_postfix(outbox=backlog.outbox, queued=backlog.messages, refresh=False)
                 if embedded >= embeddable and backlog.idle:
                     return
                 if time.monotonic() > deadline:
