@@ -37,7 +37,9 @@ def _meta() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: {' '.join(BENCHMARKS)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: {' '.join(BENCHMARKS)})"
+    )
     names = parser.parse_args(argv).names or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:

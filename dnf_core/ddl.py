@@ -1,20 +1,46 @@
 """The DDL that installs a feed: triggers, HNSW index and registry row, as SQL text.
 
 Django migrations embed this text verbatim (reviewable, visible in ``sqlmigrate``);
-nothing here touches a database.
+nothing here touches a database. Templates are versioned and never edited: a
+migration records the versions it installed, so a later migration can undo exactly
+what was installed, even after the current versions moved on.
 """
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
 
 from dnf_core.identifiers import quote_identifier, quote_literal
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
 
-TRIGGER_VERSION = "v1"
+
+@dataclass(frozen=True)
+class DdlVersions:
+    """Template versions of an installed feed's parts.
+
+    The defaults describe what migrations written before versions were recorded
+    installed; :data:`CURRENT` is what new migrations install.
+    """
+
+    triggers: int = 1
+    index: int = 1
+
+    def to_dict(self) -> dict[str, int]:
+        return {"triggers": self.triggers, "index": self.index}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DdlVersions:
+        return cls(**(data or {}))
 
 
-def _function(spec: FeedSpec, side: str) -> str:
-    return quote_identifier(f"dnf_{spec.feed_id}_{side}_{TRIGGER_VERSION}")
+CURRENT = DdlVersions(triggers=1, index=2)
+
+
+def _function(spec: FeedSpec, side: str, versions: DdlVersions) -> str:
+    return quote_identifier(f"dnf_{spec.feed_id}_{side}_v{versions.triggers}")
 
 
 def _triggers(spec: FeedSpec, side: str) -> dict[str, str]:
@@ -25,16 +51,22 @@ def _triggers(spec: FeedSpec, side: str) -> dict[str, str]:
     }
 
 
-def _index(spec: FeedSpec) -> str:
-    return quote_identifier(f"dnf_{spec.feed_id}_hnsw")
+def index_name(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
+    """Name of the HNSW index serving ``spec`` (v1: one per feed; v2: one per column)."""
+    if versions.index == 1:
+        return f"dnf_{spec.feed_id}_hnsw"
+    name = f"dnf_hnsw_{spec.content_table}_{spec.embedding_column}"
+    if len(name) > 63:
+        digest = hashlib.sha256(f"{spec.content_table}.{spec.embedding_column}".encode())
+        name = f"dnf_hnsw_{digest.hexdigest()[:16]}"
+    return name
 
 
-def install_sql(spec: FeedSpec) -> str:
-    """SQL that installs ``spec``'s capture triggers, its HNSW index and its registry row."""
+def _create_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
     feed = quote_literal(spec.feed_id)
     content = render_sql(
-        f"triggers/content_{TRIGGER_VERSION}",
-        function=_function(spec, "content"),
+        f"triggers/content_v{versions.triggers}",
+        function=_function(spec, "content", versions),
         **_triggers(spec, "content"),
         table=quote_identifier(spec.content_table),
         key=quote_identifier(spec.content_key),
@@ -43,43 +75,88 @@ def install_sql(spec: FeedSpec) -> str:
         old_text=spec.text_expression("o"),
     )
     interaction = render_sql(
-        f"triggers/interaction_{TRIGGER_VERSION}",
-        function=_function(spec, "interaction"),
+        f"triggers/interaction_v{versions.triggers}",
+        function=_function(spec, "interaction", versions),
         **_triggers(spec, "interaction"),
         table=quote_identifier(spec.interaction_table),
         item=quote_identifier(spec.interaction_item_column),
         user=quote_identifier(spec.interaction_user_column),
         feed_literal=feed,
     )
-    index = render_sql(
-        "indexes/hnsw_v1",
-        index=_index(spec),
-        table=quote_identifier(spec.content_table),
-        column=quote_identifier(spec.embedding_column),
-    )
-    register = render_sql(
-        "registry/register_v1",
-        feed_literal=feed,
-        spec_literal=quote_literal(spec.to_json()),
-        fingerprint_literal=quote_literal(spec.fingerprint),
-    )
-    return "\n".join((content, interaction, index, register))
+    return [content, interaction]
 
 
-def uninstall_sql(spec: FeedSpec) -> str:
-    """SQL that removes everything :func:`install_sql` created."""
-    parts = [
+def _drop_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    return [
         render_sql(
-            "triggers/drop_v1",
+            f"triggers/drop_v{versions.triggers}",
             **_triggers(spec, side),
             table=quote_identifier(table),
-            function=_function(spec, side),
+            function=_function(spec, side, versions),
         )
         for side, table in (
             ("content", spec.content_table),
             ("interaction", spec.interaction_table),
         )
     ]
-    parts.append(render_sql("indexes/hnsw_drop_v1", index=_index(spec)))
-    parts.append(render_sql("registry/unregister_v1", feed_literal=quote_literal(spec.feed_id)))
+
+
+def _create_index(spec: FeedSpec, versions: DdlVersions) -> str:
+    return render_sql(
+        f"indexes/hnsw_v{versions.index}",
+        index=quote_identifier(index_name(spec, versions)),
+        table=quote_identifier(spec.content_table),
+        column=quote_identifier(spec.embedding_column),
+    )
+
+
+def _drop_index(spec: FeedSpec, versions: DdlVersions) -> str:
+    index = quote_identifier(index_name(spec, versions))
+    if versions.index == 1:
+        return render_sql("indexes/hnsw_drop_v1", index=index)
+    return render_sql(
+        f"indexes/hnsw_drop_v{versions.index}",
+        index=index,
+        feed_literal=quote_literal(spec.feed_id),
+        table_literal=quote_literal(spec.content_table),
+        column_literal=quote_literal(spec.embedding_column),
+    )
+
+
+def _register(spec: FeedSpec) -> str:
+    return render_sql(
+        "registry/register_v1",
+        feed_literal=quote_literal(spec.feed_id),
+        spec_literal=quote_literal(spec.to_json()),
+        fingerprint_literal=quote_literal(spec.fingerprint),
+    )
+
+
+def install_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
+    """SQL that installs ``spec``'s capture triggers, its HNSW index and its registry row."""
+    return "\n".join(
+        [*_create_triggers(spec, versions), _create_index(spec, versions), _register(spec)]
+    )
+
+
+def uninstall_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
+    """SQL that removes everything :func:`install_sql` created with ``versions``."""
+    unregister = render_sql("registry/unregister_v1", feed_literal=quote_literal(spec.feed_id))
+    return "\n".join([*_drop_triggers(spec, versions), _drop_index(spec, versions), unregister])
+
+
+def change_sql(
+    old: FeedSpec, old_versions: DdlVersions, new: FeedSpec, new_versions: DdlVersions = CURRENT
+) -> str:
+    """SQL that turns an installed ``old`` into ``new``.
+
+    Triggers are always replaced; the index is left alone when it would be the same
+    index, because rebuilding HNSW on a large table takes minutes.
+    """
+    parts = [*_drop_triggers(old, old_versions), *_create_triggers(new, new_versions)]
+    old_index = (old.content_table, old.embedding_column, index_name(old, old_versions))
+    new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))
+    if old_index != new_index:
+        parts += [_drop_index(old, old_versions), _create_index(new, new_versions)]
+    parts.append(_register(new))
     return "\n".join(parts)

@@ -18,6 +18,7 @@ def _fragments(spec: FeedSpec) -> dict[str, str]:
         "content_key": quote_identifier(spec.content_key),
         "key_type": spec.content_key_type,
         "embedding": quote_identifier(spec.embedding_column),
+        "embedding_hash": quote_identifier(spec.embedding_hash_column),
         "text": spec.text_expression("c"),
         "interactions": quote_identifier(spec.interaction_table),
         "user": quote_identifier(spec.interaction_user_column),

@@ -56,7 +56,10 @@ class FeedSpec:
     dimension: int
     window: int = 20
     embedding_column: str = "embedding"
+    embedding_hash_column: str = "embedding_hash"
     freshness_column: str | None = None
+    # Interactions whose value here is negative are dislikes (model mode only).
+    interaction_value_column: str | None = None
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -69,10 +72,12 @@ class FeedSpec:
             "interaction_item_column",
             "interaction_order_column",
             "embedding_column",
+            "embedding_hash_column",
         ):
             validate_identifier(getattr(self, name), f"feed {self.feed_id!r}: {name}")
-        if self.freshness_column is not None:
-            validate_identifier(self.freshness_column, f"feed {self.feed_id!r}: freshness_column")
+        for name in ("freshness_column", "interaction_value_column"):
+            if getattr(self, name) is not None:
+                validate_identifier(getattr(self, name), f"feed {self.feed_id!r}: {name}")
         if not self.text_columns:
             raise ConfigurationError(f"feed {self.feed_id!r}: text_fields must name at least one")
         for column in self.text_columns:
@@ -94,6 +99,11 @@ class FeedSpec:
         validate_identifier(alias, "table alias")
         columns = ", ".join(f"{alias}.{quote_identifier(c)}::text" for c in self.text_columns)
         return f"concat_ws(' ', {columns})"
+
+    @property
+    def embedding_identity(self) -> str:
+        """What made a vector besides the text; hashed with it so a new model re-embeds."""
+        return f"{self.encoder}:{self.model_name}:{self.dimension}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, stamped with the spec format version."""
@@ -125,9 +135,11 @@ class FeedSpec:
         """Short hash of what the pipeline depends on; a new one means a migration is due.
 
         Weights are left out: only the query layer uses them, and it reads them from
-        the feed class at request time, so tuning them needs no migration.
+        the feed class at request time, so tuning them needs no migration. Unset
+        optional fields are left out too, so adding one in a later version keeps the
+        fingerprints of feeds that do not use it.
         """
-        data = self.to_dict()
+        data = {k: v for k, v in self.to_dict().items() if v is not None}
         del data["weights"]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -40,6 +40,21 @@ def _field(
     return field
 
 
+def _relation(
+    interactions: type[models.Model], feed: Any, attribute: str, target: type[models.Model]
+) -> models.Field[Any, Any]:
+    name = feed.get_setting(attribute)
+    if not name:
+        raise ConfigurationError(f"feed {feed.__name__}: mode 'model' needs {attribute}")
+    field = _field(interactions, name, feed.__name__, attribute)
+    if not (isinstance(field, models.ForeignKey) and field.related_model is target):
+        raise ConfigurationError(
+            f"feed {feed.__name__}: {attribute} {name!r} must be a ForeignKey "
+            f"to {target._meta.label}"
+        )
+    return field
+
+
 def _foreign_key_to(
     through: type[models.Model], target: type[models.Model], feed: str
 ) -> models.Field[Any, Any]:
@@ -72,6 +87,7 @@ def compile_spec(feed: Any) -> FeedSpec:
         if not (isinstance(model, type) and issubclass(model, models.Model)):
             raise ConfigurationError(f"feed {name}: {attribute} must be a Django model class")
     embedding = _field(content, "embedding", name, "NeuralRecommendMixin")
+    embedding_hash = _field(content, "embedding_hash", name, "NeuralRecommendMixin")
 
     text_fields = feed.get_setting("text_fields")
     if not text_fields or isinstance(text_fields, str):
@@ -84,14 +100,16 @@ def compile_spec(feed: Any) -> FeedSpec:
         user_fk = _foreign_key_to(interactions, user_model, name)
         item_fk = _foreign_key_to(interactions, content, name)
     elif mode == "model":
-        user_fk = _field(
-            interactions, feed.get_setting("user_field_name") or "", name, "user_field_name"
-        )
-        item_fk = _field(
-            interactions, feed.get_setting("content_field_name") or "", name, "content_field_name"
-        )
+        user_fk = _relation(interactions, feed, "user_field_name", user_model)
+        item_fk = _relation(interactions, feed, "content_field_name", content)
     else:
         raise ConfigurationError(f"feed {name}: mode must be 'm2m' or 'model', got {mode!r}")
+    value_name = feed.get_setting("value_field_name")
+    if value_name and mode != "model":
+        raise ConfigurationError(f"feed {name}: value_field_name needs mode 'model'")
+    value = (
+        _column(_field(interactions, value_name, name, "value_field_name")) if value_name else None
+    )
     order_name = feed.get_setting("order_field_name")
     order = (
         _field(interactions, order_name, name, "order_field_name")
@@ -127,7 +145,9 @@ def compile_spec(feed: Any) -> FeedSpec:
         dimension=dimension,
         window=feed.get_setting("user_likes_limit"),
         embedding_column=_column(embedding),
+        embedding_hash_column=_column(embedding_hash),
         freshness_column=freshness,
+        interaction_value_column=value,
         weights=Weights(
             similarity=feed.get_setting("weight_similarity"),
             freshness=feed.get_setting("weight_freshness"),

@@ -23,6 +23,13 @@ _SETTING_DEFAULTS = {
 }
 
 
+# These describe the interaction model's columns, so a feed that declares its own
+# interaction model does not inherit them from its parent_feed.
+_INTERACTION_ATTRIBUTES = frozenset(
+    {"mode", "user_field_name", "content_field_name", "order_field_name", "value_field_name"}
+)
+
+
 class BaseNeuralFeed:
     """Subclass this to declare a feed, then call :meth:`get_feed`.
 
@@ -38,6 +45,7 @@ class BaseNeuralFeed:
     user_field_name: ClassVar[str | None] = None
     content_field_name: ClassVar[str | None] = None
     order_field_name: ClassVar[str | None] = None
+    value_field_name: ClassVar[str | None] = None
     text_fields: ClassVar[tuple[str, ...] | None] = None
     freshness_field: ClassVar[str | None] = None
     embedding_model_name: ClassVar[str | None] = None
@@ -56,20 +64,32 @@ class BaseNeuralFeed:
         """The effective value of attribute ``name`` for this feed.
 
         Own classes first (so plain Python inheritance works), then ``parent_feed``,
-        then the settings default.
+        then the settings default. ``feed_id`` is never inherited, and neither are the
+        interaction columns when the feed declares its own interaction model.
         """
         if not hasattr(BaseNeuralFeed, name):
             raise ConfigurationError(f"{cls.__name__}: unknown feed attribute {name!r}")
+        value = cls._own_setting(name)
+        if value is not None:
+            return value
+        inherits = name != "feed_id" and not (
+            name in _INTERACTION_ATTRIBUTES
+            and cls._own_setting("interaction_django_model") is not None
+        )
+        if cls.parent_feed is not None and inherits:
+            return cls.parent_feed.get_setting(name)
+        if name in _SETTING_DEFAULTS:
+            return feed_setting(_SETTING_DEFAULTS[name])
+        return None
+
+    @classmethod
+    def _own_setting(cls, name: str) -> Any:
         for klass in cls.__mro__:
             if klass is BaseNeuralFeed:
                 break
             value = vars(klass).get(name)
             if value is not None:
                 return value
-        if cls.parent_feed is not None and name != "feed_id":
-            return cls.parent_feed.get_setting(name)
-        if name in _SETTING_DEFAULTS:
-            return feed_setting(_SETTING_DEFAULTS[name])
         return None
 
     @classmethod

@@ -23,7 +23,9 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     with conn.transaction():
-        rows = conn.execute(feed_query("items_text", spec), {"keys": keys}).fetchall()
+        rows = conn.execute(
+            feed_query("items_text", spec), {"keys": keys, "identity": spec.embedding_identity}
+        ).fetchall()
     if not rows:
         return 0
 
@@ -44,6 +46,7 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
                 "keys": [key for key, _, _ in texts],
                 "text_md5": [md5 for _, _, md5 in texts],
                 "embeddings": [vectors[key] for key, _, _ in texts],
+                "identity": spec.embedding_identity,
             },
         ).fetchall()
         written_keys = [row[0] for row in written]
