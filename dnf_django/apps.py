@@ -10,3 +10,6 @@ class DnfDjangoConfig(AppConfig):
     label = "dnf_django"
     verbose_name = "Neural feed"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dnf_django import checks  # noqa: F401  (registers the system checks)

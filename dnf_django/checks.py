@@ -1,0 +1,125 @@
+"""System checks: invalid feeds, feeds that need a migration, databases that drifted.
+
+Drift is reported as a warning, not an error, because errors would block ``migrate``
+and ``dnf_makemigrations``, the very commands that fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError, connections
+
+from dnf_core.errors import ConfigurationError
+from dnf_core.spec import FeedSpec
+from dnf_django.migration_writer import pending_migrations
+from dnf_django.registry import registered_feeds
+
+FIX_MIGRATIONS = "run: python manage.py dnf_makemigrations && python manage.py migrate"
+
+
+def _compiled() -> tuple[list[tuple[Any, FeedSpec]], list[CheckMessage]]:
+    try:
+        feeds = registered_feeds()
+    except ConfigurationError as exc:
+        return [], [Error(str(exc), id="dnf_django.E001")]
+    compiled, messages = [], []
+    for feed in feeds:
+        try:
+            compiled.append((feed, feed.get_spec()))
+        except ConfigurationError as exc:
+            messages.append(Error(str(exc), obj=feed, id="dnf_django.E001"))
+    return compiled, messages
+
+
+@register()
+def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every feed compiles, ids are unique, shared embeddings agree, migrations are written."""
+    compiled, messages = _compiled()
+    by_id: dict[str, list[Any]] = defaultdict(list)
+    by_column: dict[tuple[str, str], list[tuple[Any, FeedSpec]]] = defaultdict(list)
+    for feed, spec in compiled:
+        by_id[spec.feed_id].append(feed)
+        by_column[(spec.content_table, spec.embedding_column)].append((feed, spec))
+    for feed_id, feeds in by_id.items():
+        if len(feeds) > 1:
+            names = ", ".join(f.__name__ for f in feeds)
+            messages.append(Error(f"feeds {names} share feed_id {feed_id!r}", id="dnf_django.E002"))
+    for (table, column), sharing in by_column.items():
+        kinds = {(s.text_columns, s.embedding_identity) for _, s in sharing}
+        if len(kinds) > 1:
+            names = ", ".join(f.__name__ for f, _ in sharing)
+            messages.append(
+                Error(
+                    f"feeds {names} embed into {table}.{column} but disagree on text_fields "
+                    "or model; they would overwrite each other's vectors",
+                    hint="give them the same text_fields and model",
+                    id="dnf_django.E003",
+                )
+            )
+    if not messages:
+        for migration in pending_migrations([feed for feed, _ in compiled]):
+            messages.append(
+                Warning(
+                    f"feed {migration.spec.feed_id!r} changed since its last migration: "
+                    "its installed triggers and registry row do not match its declaration",
+                    hint=FIX_MIGRATIONS,
+                    id="dnf_django.W001",
+                )
+            )
+    return messages
+
+
+@register(Tags.database)
+def check_installed(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The database holds each feed's registry row, triggers and index as declared."""
+    compiled, messages = _compiled()
+    if messages or not databases:
+        return []
+    for alias in databases:
+        try:
+            messages += _drift(alias, compiled)
+        except DatabaseError as exc:
+            messages.append(
+                Warning(
+                    f"database {alias!r}: cannot read neural-feed's tables ({exc})",
+                    hint="run: python manage.py migrate",
+                    id="dnf_django.W002",
+                )
+            )
+    return messages
+
+
+def _drift(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessage]:
+    with connections[alias].cursor() as cur:
+        cur.execute("SELECT feed_id, spec FROM dnf_feed")
+        installed = {
+            feed_id: FeedSpec.from_dict(json.loads(spec) if isinstance(spec, str) else spec)
+            for feed_id, spec in cur.fetchall()
+        }
+        cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dnf\\_%%'")
+        triggers = {row[0] for row in cur.fetchall()}
+    messages: list[CheckMessage] = []
+    for _, spec in compiled:
+        current = installed.get(spec.feed_id)
+        expected = {
+            f"dnf_{spec.feed_id}_{side}_{event}"
+            for side in ("content", "interaction")
+            for event in ("insert", "update", "delete", "truncate")
+        }
+        if current is None or current.fingerprint != spec.fingerprint or not expected <= triggers:
+            messages.append(
+                Warning(
+                    f"database {alias!r}: feed {spec.feed_id!r} is not installed as declared "
+                    f"(registry row {'missing' if current is None else 'differs'}, "
+                    f"{len(expected - triggers)} of 8 triggers missing)",
+                    hint=FIX_MIGRATIONS,
+                    id="dnf_django.W003",
+                )
+            )
+    return messages
