@@ -26,7 +26,8 @@ def _compiled() -> tuple[list[tuple[Any, FeedSpec]], list[CheckMessage]]:
         feeds = registered_feeds()
     except ConfigurationError as exc:
         return [], [Error(str(exc), id="dnf_django.E001")]
-    compiled, messages = [], []
+    compiled: list[tuple[Any, FeedSpec]] = []
+    messages: list[CheckMessage] = []
     for feed in feeds:
         try:
             compiled.append((feed, feed.get_spec()))
