@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -52,3 +53,50 @@ def test_migrate_installed_the_triggers_and_the_registry_row(db: None) -> None:
     assert len(triggers) == 8
     # Specs stored by older versions lack newer fields; their defaults mean the same.
     assert FeedSpec.from_dict(json.loads(stored)).fingerprint == MovieFeed.get_spec().fingerprint
+
+
+def triggers_of(feed_id: str) -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE %s", [f"dnf_{feed_id}_%"])
+        return {row[0] for row in cur.fetchall()}
+
+
+def registered() -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT feed_id FROM dnf_feed")
+        return {row[0] for row in cur.fetchall()}
+
+
+def indexes_on(table: str) -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
+        return {row[0] for row in cur.fetchall()}
+
+
+def test_feed_migrations_reverse_and_reapply(transactional_db: None) -> None:
+    shared_index = "dnf_hnsw_feedapp_article_embedding"
+    assert len(triggers_of("saved_articles")) == 8 and shared_index in indexes_on("feedapp_article")
+    try:
+        call_command("migrate", "feedapp", "0002", verbosity=0)
+        assert triggers_of("saved_articles") == set()
+        assert "saved_articles" not in registered()
+        # The other feed on the table still needs the shared index.
+        assert shared_index in indexes_on("feedapp_article")
+        call_command("migrate", "feedapp", "0001", verbosity=0)
+        assert triggers_of("reactions") == set() and shared_index not in indexes_on(
+            "feedapp_article"
+        )
+    finally:
+        call_command("migrate", "feedapp", verbosity=0)
+    assert (
+        len(triggers_of("saved_articles")) == 8 and {"reactions", "saved_articles"} <= registered()
+    )
+
+
+def test_sqlmigrate_shows_the_rendered_sql(db: None) -> None:
+    out = io.StringIO()
+    call_command("sqlmigrate", "feedapp", "0002", stdout=out)
+    assert (
+        'CREATE TRIGGER "dnf_reactions_content_insert" AFTER INSERT ON "feedapp_article"'
+        in out.getvalue()
+    )
