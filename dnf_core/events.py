@@ -52,11 +52,19 @@ class Task:
 
 @dataclass(frozen=True)
 class BatchLimits:
-    """How many keys one task may carry, per kind (embedding batches are smaller)."""
+    """How much work one message may carry.
 
-    embed: int = 64
+    ``embed``, ``profiles`` and ``popularity`` bound the keys per message. An
+    embedding message is encoded ``encode_batch`` texts at a time and stops after
+    ``embed_seconds``, well under Dramatiq's 60 s heartbeat timeout, sending the
+    rest back to the queue.
+    """
+
+    embed: int = 256
     profiles: int = 200
     popularity: int = 500
+    encode_batch: int = 64
+    embed_seconds: float = 20.0
 
 
 def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None) -> list[Task]:

@@ -24,6 +24,8 @@ def _fragments(spec: FeedSpec) -> dict[str, str]:
         "user": quote_identifier(spec.interaction_user_column),
         "item": quote_identifier(spec.interaction_item_column),
         "order": quote_identifier(spec.interaction_order_column),
+        "interaction_key": quote_identifier(spec.interaction_key_column),
+        "value": quote_identifier(spec.interaction_value_column or "value"),
         "user_key_type": spec.user_key_type,
     }
 

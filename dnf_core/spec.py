@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from dnf_core.errors import ConfigurationError
@@ -58,8 +58,12 @@ class FeedSpec:
     embedding_column: str = "embedding"
     embedding_hash_column: str = "embedding_hash"
     freshness_column: str | None = None
-    # Interactions whose value here is negative are dislikes (model mode only).
+    # The interaction table's primary key: breaks ties between equal order values.
+    interaction_key_column: str = "id"
+    # Interactions whose value here is negative are dislikes, zero is neutral.
     interaction_value_column: str | None = None
+    # How strongly a dislike pushes the profile away, relative to a like.
+    dislike_weight: float = 0.5
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -71,6 +75,7 @@ class FeedSpec:
             "interaction_user_column",
             "interaction_item_column",
             "interaction_order_column",
+            "interaction_key_column",
             "embedding_column",
             "embedding_hash_column",
         ):
@@ -84,6 +89,11 @@ class FeedSpec:
             validate_identifier(column, f"feed {self.feed_id!r}: text field")
         validate_key_type(self.content_key_type, f"feed {self.feed_id!r}: content key")
         validate_key_type(self.user_key_type, f"feed {self.feed_id!r}: user key")
+        weight = self.dislike_weight
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise ConfigurationError(
+                f"feed {self.feed_id!r}: dislike_weight must be a number >= 0, got {weight!r}"
+            )
         for name in ("dimension", "window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -135,11 +145,14 @@ class FeedSpec:
         """Short hash of what the pipeline depends on; a new one means a migration is due.
 
         Weights are left out: only the query layer uses them, and it reads them from
-        the feed class at request time, so tuning them needs no migration. Unset
-        optional fields are left out too, so adding one in a later version keeps the
-        fingerprints of feeds that do not use it.
+        the feed class at request time, so tuning them needs no migration. Fields at
+        their default are left out too, so a field added in a later version (whose
+        default means what earlier versions did) keeps existing fingerprints.
         """
-        data = {k: v for k, v in self.to_dict().items() if v is not None}
-        del data["weights"]
+        data = self.to_dict()
+        for f in fields(self):
+            if f.default is not MISSING and data[f.name] == f.default:
+                del data[f.name]
+        data.pop("weights")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -129,6 +129,7 @@ def compile_spec(feed: Any) -> FeedSpec:
             f"dimensions but VECTOR_DIMENSION is {dimension}; run makemigrations"
         )
     assert content._meta.pk is not None and user_model._meta.pk is not None and order is not None
+    assert interactions._meta.pk is not None
     return FeedSpec(
         feed_id=feed_id,
         content_table=content._meta.db_table,
@@ -139,6 +140,7 @@ def compile_spec(feed: Any) -> FeedSpec:
         interaction_user_column=_column(user_fk),
         interaction_item_column=_column(item_fk),
         interaction_order_column=_column(order),
+        interaction_key_column=_column(interactions._meta.pk),
         user_key_type=_key_type(user_model._meta.pk),
         encoder=_encoder(feed.get_setting("encoder_class")),
         model_name=feed.get_setting("embedding_model_name"),
@@ -148,6 +150,7 @@ def compile_spec(feed: Any) -> FeedSpec:
         embedding_hash_column=_column(embedding_hash),
         freshness_column=freshness,
         interaction_value_column=value,
+        dislike_weight=feed.get_setting("dislike_weight"),
         weights=Weights(
             similarity=feed.get_setting("weight_similarity"),
             freshness=feed.get_setting("weight_freshness"),

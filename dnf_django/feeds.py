@@ -20,6 +20,7 @@ _SETTING_DEFAULTS = {
     "weight_popularity": "WEIGHT_POPULARITY",
     "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
     "popularity_half_saturation": "POPULARITY_HALF_SATURATION",
+    "dislike_weight": "DISLIKE_WEIGHT",
 }
 
 
@@ -46,6 +47,7 @@ class BaseNeuralFeed:
     content_field_name: ClassVar[str | None] = None
     order_field_name: ClassVar[str | None] = None
     value_field_name: ClassVar[str | None] = None
+    dislike_weight: ClassVar[float | None] = None
     text_fields: ClassVar[tuple[str, ...] | None] = None
     freshness_field: ClassVar[str | None] = None
     embedding_model_name: ClassVar[str | None] = None

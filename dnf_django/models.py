@@ -32,6 +32,35 @@ class UserFeedProfile(models.Model):
         return f"{self.user_id} in {self.feed_id}"
 
 
+class Failure(models.Model):
+    """Something the workers could not process, kept until it succeeds or is retried.
+
+    One row per (feed, task, key): items the encoder rejected, and messages whose
+    retries ran out. ``manage.py dnf_retry_failed`` sends them through the pipeline
+    again; a later success removes the row.
+    """
+
+    feed_id = models.CharField(max_length=64)
+    task = models.CharField(max_length=32)
+    # The item or user key; empty for tasks not about one key.
+    key = models.TextField(blank=True)
+    error = models.TextField()
+    attempts = models.IntegerField(default=1)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "dnf_failure"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed_id", "task", "key"], name="dnf_failure_feed_task_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} {self.task} {self.key!r}: {self.error[:80]}"
+
+
 class FeedItemStat(models.Model):
     """How many interactions an item has in a feed, recounted by the workers."""
 

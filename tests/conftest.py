@@ -94,15 +94,22 @@ def set_feed_encoder(feed_id: str, encoder: str, model_name: str) -> dict[str, A
 
 @pytest.fixture
 def hashing_encoder(clean_pipeline: str) -> Iterator[None]:
-    """Swap the example feed's model for the fast deterministic encoder."""
+    """Swap every installed feed's model for the fast deterministic encoder."""
     from django.db import connection
 
-    previous = set_feed_encoder("movies", "dnf_core.encoders.HashingEncoder", "hashing-384")
+    with connection.cursor() as cur:
+        cur.execute("SELECT feed_id FROM dnf_feed")
+        feed_ids = [row[0] for row in cur.fetchall()]
+    previous = {
+        f: set_feed_encoder(f, "dnf_core.encoders.HashingEncoder", "hashing-384") for f in feed_ids
+    }
     yield
     with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = 'movies'", [json.dumps(previous)]
-        )
+        for feed_id, spec in previous.items():
+            cur.execute(
+                "UPDATE dnf_feed SET spec = %s::jsonb WHERE feed_id = %s",
+                [json.dumps(spec), feed_id],
+            )
 
 
 @pytest.fixture

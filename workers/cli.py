@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=4, help="actor threads (default 4)")
     parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=20,
+        help="retries of a failed message before it is recorded in dnf_failure (default 20)",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=2.0,
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             mode=Mode(args.mode),
             threads=args.threads,
             poll_interval=args.poll_interval,
+            max_retries=args.max_retries,
         )
         serve(config)
     except NeuralFeedError as exc:

@@ -28,12 +28,15 @@ class WorkerConfig:
     mode: Mode = Mode.ALL
     threads: int = 4
     poll_interval: float = 2.0
+    max_retries: int = 20
 
     def __post_init__(self) -> None:
         if not self.database_url:
             raise ConfigurationError("no database URL: pass --database-url or set DNF_DATABASE_URL")
         if self.threads < 1:
             raise ConfigurationError(f"threads must be at least 1, got {self.threads}")
+        if self.max_retries < 0:
+            raise ConfigurationError(f"max retries must be >= 0, got {self.max_retries}")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll interval must be positive, got {self.poll_interval}")
 

@@ -12,6 +12,7 @@ from workers.broker import make_broker
 from workers.config import Mode, WorkerConfig
 from workers.database import ThreadConnections
 from workers.dispatch import Dispatcher
+from workers.failures import FailureRecorder
 from workers.relay import Relay
 from workers.runtime import Runtime
 
@@ -35,8 +36,10 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the relay thread and/or the actor threads."""
         if self.config.mode in (Mode.ALL, Mode.ACTORS):
-            runtime = Runtime(ThreadConnections(self.config.database_url), self.dispatcher.send)
-            declare_actors(self.broker, runtime)
+            connections = ThreadConnections(self.config.database_url)
+            self.broker.add_middleware(FailureRecorder(connections))
+            runtime = Runtime(connections, self.dispatcher.send)
+            declare_actors(self.broker, runtime, max_retries=self.config.max_retries)
             self._worker = dramatiq.Worker(self.broker, worker_threads=self.config.threads)
             self._worker.start()
             logger.info("actors running with %d threads", self.config.threads)

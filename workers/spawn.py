@@ -28,6 +28,8 @@ def spawn_worker(
         str(config.threads),
         "--poll-interval",
         str(config.poll_interval),
+        "--max-retries",
+        str(config.max_retries),
     ]
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT if log else None)
 

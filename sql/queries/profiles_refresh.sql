@@ -12,7 +12,7 @@ recent AS (
         JOIN {content} c ON c.{content_key} = i.{item}
         WHERE i.{user} = users.user_key::{user_key_type}
           AND c.{embedding} IS NOT NULL
-        ORDER BY i.{order} DESC
+        ORDER BY i.{order} DESC, i.{interaction_key} DESC
         LIMIT %(window)s
     ) AS r
 ),

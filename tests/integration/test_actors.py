@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from datetime import timedelta
 
 import numpy as np
-import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
-from dnf_core.encoders.base import Matrix
-from dnf_core.events import Task, TaskKind
-from dnf_django.models import FeedItemStat, UserFeedProfile
+from dnf_core.errors import EncoderError
+from dnf_core.events import BatchLimits, Task, TaskKind
+from dnf_django.models import Failure, FeedItemStat, UserFeedProfile
 from tests.conftest import set_feed_encoder
+from tests.encoders import EditingEncoder, PoisonEncoder
+from tests.feedapp.models import Article, Reaction
 from workers.actors import embed_items, recount_popularity, refresh_profiles
 from workers.database import ThreadConnections
 from workers.runtime import Runtime
@@ -62,22 +65,10 @@ def test_deleted_items_are_ignored(runtime: Runtime) -> None:
     assert embed_items(runtime, "movies", ["999999"]) == 0
 
 
-class EditingEncoder(HashingEncoder):
-    """Edits the row while 'encoding', as a concurrent writer would."""
-
-    database_url = ""
-
-    @classmethod
-    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
-        with psycopg.connect(cls.database_url, autocommit=True) as conn:
-            conn.execute("UPDATE catalog_movie SET title = 'edited meanwhile'")
-        return super().encode_batch(texts, model_name)
-
-
 def test_a_vector_of_outdated_text_is_never_written(runtime: Runtime, clean_pipeline: str) -> None:
     movie = Movie.objects.create(title="original")
     EditingEncoder.database_url = clean_pipeline
-    set_feed_encoder("movies", f"{__name__}.EditingEncoder", "hashing-384")
+    set_feed_encoder("movies", "tests.encoders.EditingEncoder", "hashing-384")
     assert embed_items(runtime, "movies", keys(movie)) == 0
     movie.refresh_from_db()
     assert movie.embedding is None and movie.title == "edited meanwhile"
@@ -91,9 +82,9 @@ def test_embedding_liked_items_refreshes_their_likers(runtime: Runtime, sent: li
     assert sent == [Task(TaskKind.PROFILES, "movies", (str(user.pk),))]
 
 
-def stored(movie: Movie) -> np.ndarray:
-    movie.refresh_from_db()
-    return np.asarray(movie.embedding, dtype=np.float64)
+def stored(item: Movie | Article) -> np.ndarray:
+    item.refresh_from_db()
+    return np.asarray(item.embedding, dtype=np.float64)
 
 
 def test_profile_is_the_normalized_mean_of_the_recent_window(runtime: Runtime) -> None:
@@ -139,3 +130,90 @@ def test_popularity_is_recounted_per_item(runtime: Runtime) -> None:
     recount_popularity(runtime, "movies", keys(*movies))
     counts = dict(FeedItemStat.objects.values_list("item_key", "interactions"))
     assert counts == {str(movies[0].pk): 2, str(movies[1].pk): 0}
+
+
+def failures() -> dict[str, str]:
+    return dict(Failure.objects.filter(task="embed").values_list("key", "error"))
+
+
+@pytest.mark.parametrize(("encoder", "word"), [("PoisonEncoder", "poison"), ("NaNEncoder", "nan")])
+def test_a_poison_item_is_isolated_and_recorded(runtime: Runtime, encoder: str, word: str) -> None:
+    set_feed_encoder("movies", f"tests.encoders.{encoder}", "hashing-384")
+    movies = Movie.objects.bulk_create([Movie(title=f"fine {i}") for i in range(9)])
+    bad = Movie.objects.create(title=f"{word} pill")
+    assert embed_items(runtime, "movies", keys(*movies, bad)) == 9
+    assert Movie.objects.filter(embedding__isnull=True).get() == bad
+    assert list(failures()) == [str(bad.pk)]
+    assert ("cannot encode this" if word == "poison" else "NaN") in failures()[str(bad.pk)]
+
+    Movie.objects.filter(pk=bad.pk).update(title="cured")
+    set_feed_encoder("movies", "dnf_core.encoders.HashingEncoder", "hashing-384")
+    embed_items(runtime, "movies", keys(bad))
+    assert failures() == {}  # a success clears the record
+
+
+def test_an_encoder_failing_on_everything_raises_for_a_retry(runtime: Runtime) -> None:
+    set_feed_encoder("movies", "tests.encoders.PoisonEncoder", "hashing-384")
+    movies = Movie.objects.bulk_create([Movie(title=f"poison {i}") for i in range(4)])
+    with pytest.raises(EncoderError, match="failed on every item"):
+        embed_items(runtime, "movies", keys(*movies))
+    assert failures() == {}
+
+
+def test_wrong_dimension_is_an_error_not_a_vector(runtime: Runtime) -> None:
+    set_feed_encoder("movies", "dnf_core.encoders.HashingEncoder", "hashing-128")
+    movie = Movie.objects.create(title="Alien")
+    with pytest.raises(EncoderError, match="128-dimensional"):
+        embed_items(runtime, "movies", keys(movie))
+    movie.refresh_from_db()
+    assert movie.embedding is None
+
+
+def test_replayed_events_do_not_re_encode(runtime: Runtime) -> None:
+    set_feed_encoder("movies", "tests.encoders.PoisonEncoder", "hashing-384")
+    movies = Movie.objects.bulk_create([Movie(title=f"m {i}") for i in range(3)])
+    PoisonEncoder.calls = 0
+    assert embed_items(runtime, "movies", keys(*movies)) == 3
+    assert embed_items(runtime, "movies", keys(*movies)) == 0
+    assert PoisonEncoder.calls == 1
+
+
+def test_the_time_budget_requeues_the_rest(runtime: Runtime, sent: list[Task]) -> None:
+    runtime.limits = BatchLimits(encode_batch=2, embed_seconds=0.0)
+    movies = Movie.objects.bulk_create([Movie(title=f"m {i}") for i in range(5)])
+    assert embed_items(runtime, "movies", keys(*movies)) == 2
+    assert sent == [Task(TaskKind.EMBED, "movies", tuple(keys(*movies[2:])))]
+
+
+def test_profile_with_dislikes_is_pushed_away(runtime: Runtime) -> None:
+    user = User.objects.create(username="ann")
+    articles = Article.objects.bulk_create(
+        [
+            Article(headline=h)
+            for h in ("rust borrow checker", "go channels", "cooking pasta", "neutral")
+        ]
+    )
+    embed_items(runtime, "reactions", keys(*articles))
+    now = timezone.now()
+    for article, value, minutes in zip(articles, (1, 1, -1, 0), (1, 2, 3, 4), strict=True):
+        Reaction.objects.create(
+            user=user, article=article, value=value, reacted_at=now + timedelta(minutes=minutes)
+        )
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    vectors = [stored(a) for a in articles]
+    direction = vectors[0] + vectors[1] - 0.5 * vectors[2]  # the neutral one does not count
+    profile = UserFeedProfile.objects.get(user=user, feed_id="reactions").embedding
+    np.testing.assert_allclose(profile, direction / np.linalg.norm(direction), atol=1e-5)
+
+    Reaction.objects.filter(value__gt=0).delete()  # dislikes alone make no profile
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    assert not UserFeedProfile.objects.filter(user=user, feed_id="reactions").exists()
+
+
+def test_popularity_counts_likes_only_with_a_value_column(runtime: Runtime) -> None:
+    users = [User.objects.create(username=f"u{i}") for i in range(3)]
+    article = Article.objects.create(headline="x")
+    for user, value in zip(users, (1, -1, 0), strict=True):
+        Reaction.objects.create(user=user, article=article, value=value)
+    recount_popularity(runtime, "reactions", keys(article))
+    assert FeedItemStat.objects.get(feed_id="reactions").interactions == 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
 
 from catalog.models import Movie
-from dnf_django.models import FeedItemStat, UserFeedProfile
-from tests.conftest import wait_until
+from dnf_django.models import Failure, FeedItemStat, UserFeedProfile
+from tests.conftest import set_feed_encoder, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -49,3 +52,43 @@ def test_writes_flow_through_to_vectors_profiles_and_counts(
         return bool(np.allclose(profile, target, atol=1e-5))
 
     wait_until(settled, what="profile following the edit and the unlikes")
+
+
+def test_dead_lettered_messages_are_recorded_and_cleared_by_a_later_success(
+    hashing_encoder: None, start_worker: Callable[..., object]
+) -> None:
+    set_feed_encoder("movies", "tests.encoders.PoisonEncoder", "hashing-384")
+    start_worker(max_retries=0)
+    movie = Movie.objects.create(title="poison pill")
+    failure = wait_until(
+        lambda: Failure.objects.filter(task="embed").first(), what="failure record"
+    )
+    assert failure.key == str(movie.pk) and "failed on every item" in failure.error
+
+    Movie.objects.filter(pk=movie.pk).update(title="antidote")
+    wait_until(lambda: not Failure.objects.exists(), what="record cleared by the next success")
+    assert Movie.objects.get(pk=movie.pk).embedding is not None
+
+
+def test_retry_failed_sends_failures_through_the_pipeline_again(
+    hashing_encoder: None, start_worker: Callable[..., object]
+) -> None:
+    start_worker()
+    movie = Movie.objects.create(title="flaky")
+    wait_until(all_embedded, what="embedded")
+    # As if the encoder had rejected it: no vector, no hash, a failure on record.
+    Movie.objects.filter(pk=movie.pk).update(embedding=None, embedding_hash=None)
+    now = timezone.now()
+    Failure.objects.create(
+        feed_id="movies",
+        task="embed",
+        key=str(movie.pk),
+        error="boom",
+        first_failed_at=now,
+        last_failed_at=now,
+    )
+    out = io.StringIO()
+    call_command("dnf_retry_failed", "--feed", "movies", stdout=out)
+    assert "re-enqueued 1 failure" in out.getvalue()
+    assert not Failure.objects.exists()
+    wait_until(all_embedded, what="re-embedded after the retry")

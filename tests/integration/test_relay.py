@@ -63,10 +63,10 @@ def test_messages_reach_the_redis_broker(
 ) -> None:
     broker = make_broker(redis_url)
     try:
-        Movie.objects.bulk_create([Movie(title=f"M{i}") for i in range(70)])
+        Movie.objects.bulk_create([Movie(title=f"M{i}") for i in range(300)])
         with Relay(clean_pipeline, Dispatcher(broker).send) as relay:
             relay.drain()
-        # 70 keys in batches of 64: two messages, bodies held until acknowledged.
+        # 300 keys in messages of at most 256: two, bodies held until acknowledged.
         assert redis_client.hlen("dramatiq:dnf_embed.msgs") == 2
     finally:
         broker.close()

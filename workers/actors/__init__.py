@@ -27,9 +27,15 @@ _HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
 # Bounded so a stuck call is retried instead of holding a thread forever.
 _TIME_LIMIT_MS = {TaskKind.EMBED: 10 * 60_000}
 _DEFAULT_TIME_LIMIT_MS = 2 * 60_000
+# Dramatiq's default backoff grows to 7 days; a feed should recover within minutes
+# of its database or model coming back.
+MIN_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 5 * 60_000
 
 
-def declare_actors(broker: Broker, runtime: Runtime) -> dict[TaskKind, dramatiq.Actor[..., object]]:
+def declare_actors(
+    broker: Broker, runtime: Runtime, *, max_retries: int = 20
+) -> dict[TaskKind, dramatiq.Actor[..., object]]:
     """Declare one actor per task kind on ``broker``, bound to ``runtime``.
 
     Actors are built here rather than at import time, so importing this package never
@@ -47,7 +53,9 @@ def declare_actors(broker: Broker, runtime: Runtime) -> dict[TaskKind, dramatiq.
             actor_name=actor_name(kind),
             queue_name=queue_for(kind),
             broker=broker,
-            max_retries=20,
             time_limit=_TIME_LIMIT_MS.get(kind, _DEFAULT_TIME_LIMIT_MS),
+            max_retries=max_retries,
+            min_backoff=MIN_BACKOFF_MS,
+            max_backoff=MAX_BACKOFF_MS,
         )(perform)
     return actors

@@ -1,63 +1,143 @@
-"""Embed items: read their current text, encode in one batch, write with a stale guard."""
+"""Embed items: read their current text, encode in batches, write with a stale guard."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from dnf_core.encoders import checked_matrix, load_encoder
+import numpy as np
+
+from dnf_core.encoders import BaseVectorEncoder, checked_matrix, load_encoder
+from dnf_core.errors import EncoderError
 from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
+from dnf_core.spec import FeedSpec
+from workers.failures import clear_failures, record_failures
 from workers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 
-def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
-    """Embed the items ``keys`` of ``feed_id``; return how many vectors were written.
+@dataclass(frozen=True)
+class Item:
+    """An item to embed, with the hash of the model and text it is embedded from."""
 
-    No transaction is held while the encoder runs. The write only lands on rows whose
-    text still hashes to what was encoded, so a concurrent edit is never overwritten
-    by a vector of the old text (its own event brings the new text here again).
-    Items with empty text get no vector: they still rank by freshness and popularity.
+    key: str
+    text: str
+    text_md5: str
+
+
+def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
+    """Embed the items ``keys`` of ``feed_id``; return how many rows were written.
+
+    Items whose stored hash already matches their text and model are skipped. No
+    transaction is held while the encoder runs, and each sub-batch is written as soon
+    as it is encoded. A vector lands only on rows whose text still hashes to what was
+    encoded, so a concurrent edit is never overwritten by a vector of the old text
+    (its own event brings the new text here again). Items with empty text get no
+    vector: they still rank by freshness and popularity. When the time budget runs
+    out, the remaining keys go back to the queue as a new message, so no message runs
+    long enough to starve the worker's heartbeat.
     """
+    limits = runtime.limits
+    deadline = time.monotonic() + limits.embed_seconds
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     with conn.transaction():
         rows = conn.execute(
             feed_query("items_text", spec), {"keys": keys, "identity": spec.embedding_identity}
         ).fetchall()
-    if not rows:
-        return 0
+    items = [Item(key, text, md5) for key, text, md5 in rows]
+    encoder = load_encoder(spec.encoder)
+    written = 0
+    for start in range(0, len(items), limits.encode_batch):
+        if start and time.monotonic() > deadline:
+            rest = tuple(item.key for item in items[start:])
+            runtime.send(Task(TaskKind.EMBED, feed_id, rest))
+            logger.info("feed %s: time budget spent, %d items requeued", feed_id, len(rest))
+            break
+        written += _embed_batch(runtime, spec, encoder, items[start : start + limits.encode_batch])
+    return written
 
-    texts = [(key, text, md5) for key, text, md5 in rows]
-    non_empty = [(key, text, md5) for key, text, md5 in texts if text and text.strip()]
-    vectors: dict[str, object] = {key: None for key, _, _ in texts}
-    if non_empty:
-        encoder = load_encoder(spec.encoder)
-        raw = encoder.encode_batch([text for _, text, _ in non_empty], spec.model_name)
-        matrix = checked_matrix(raw, len(non_empty), spec.dimension, spec.encoder)
-        for (key, _, _), vector in zip(non_empty, matrix, strict=True):
-            vectors[key] = vector
 
+def _embed_batch(
+    runtime: Runtime, spec: FeedSpec, encoder: type[BaseVectorEncoder], items: list[Item]
+) -> int:
+    textual = [item for item in items if item.text.strip()]
+    vectors, errors = _encode_isolating(encoder, spec, textual) if textual else ({}, {})
+    # Items the encoder rejected keep their old vector and hash, so they are retried
+    # by the next event or by dnf_retry_failed.
+    done = [item for item in items if item.key not in errors]
+    conn = runtime.connections.get()
     with conn.transaction():
-        written = conn.execute(
-            feed_query("items_write_embeddings", spec),
-            {
-                "keys": [key for key, _, _ in texts],
-                "text_md5": [md5 for _, _, md5 in texts],
-                "embeddings": [vectors[key] for key, _, _ in texts],
-                "identity": spec.embedding_identity,
-            },
-        ).fetchall()
-        written_keys = [row[0] for row in written]
+        written = [
+            row[0]
+            for row in conn.execute(
+                feed_query("items_write_embeddings", spec),
+                {
+                    "keys": [item.key for item in done],
+                    "text_md5": [item.text_md5 for item in done],
+                    "embeddings": [vectors.get(item.key) for item in done],
+                    "identity": spec.embedding_identity,
+                },
+            )
+        ]
+        for error, keys in _group(errors).items():
+            record_failures(conn, spec.feed_id, TaskKind.EMBED, keys, error)
+        clear_failures(conn, spec.feed_id, TaskKind.EMBED, written)
         # Items embedded after they were liked change their likers' profiles.
-        likers = conn.execute(feed_query("items_likers", spec), {"keys": written_keys}).fetchall()
+        likers = [
+            row[0] for row in conn.execute(feed_query("items_likers", spec), {"keys": written})
+        ]
     if likers:
-        users = tuple(sorted(row[0] for row in likers))
-        runtime.send_chunked(Task(TaskKind.PROFILES, feed_id, users), runtime.limits.profiles)
-    skipped = len(texts) - len(written_keys)
-    if skipped:
+        task = Task(TaskKind.PROFILES, spec.feed_id, tuple(sorted(likers)))
+        runtime.send_chunked(task, runtime.limits.profiles)
+    if len(written) < len(done):
         logger.info(
-            "feed %s: %d items changed while embedding; their new events follow", feed_id, skipped
+            "feed %s: %d items changed while embedding; their new events follow",
+            spec.feed_id,
+            len(done) - len(written),
         )
-    return len(written_keys)
+    return len(written)
+
+
+def _encode_isolating(
+    encoder: type[BaseVectorEncoder], spec: FeedSpec, items: Sequence[Item]
+) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, str]]:
+    """Encode ``items``; if the batch fails, split it to isolate the items that fail.
+
+    When every item fails on its own too, the fault is not in the items (a missing
+    model, say): that raises, so Dramatiq retries the message instead of recording a
+    failure against every item.
+    """
+    vectors, errors = _split(encoder, spec, items)
+    if not vectors and errors:
+        first = next(iter(errors.values()))
+        raise EncoderError(f"{spec.encoder} failed on every item of the batch, e.g. {first}")
+    return vectors, errors
+
+
+def _split(
+    encoder: type[BaseVectorEncoder], spec: FeedSpec, items: Sequence[Item]
+) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, str]]:
+    try:
+        raw = encoder.encode_batch([item.text for item in items], spec.model_name)
+        matrix = checked_matrix(raw, len(items), spec.dimension, spec.encoder)
+    except Exception as exc:
+        if len(items) == 1:
+            return {}, {items[0].key: f"{type(exc).__name__}: {exc}"}
+        middle = len(items) // 2
+        left_vectors, left_errors = _split(encoder, spec, items[:middle])
+        right_vectors, right_errors = _split(encoder, spec, items[middle:])
+        return left_vectors | right_vectors, left_errors | right_errors
+    return {item.key: vector for item, vector in zip(items, matrix, strict=True)}, {}
+
+
+def _group(errors: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, error in errors.items():
+        grouped.setdefault(error, []).append(key)
+    return grouped

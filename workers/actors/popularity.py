@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.sqlfiles import load_sql
+from workers.failures import clear_failures
 from workers.runtime import Runtime
 
 
@@ -11,8 +13,10 @@ def recount_popularity(runtime: Runtime, feed_id: str, items: list[str]) -> None
     """Store the current interaction count of each item (idempotent, order-independent)."""
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
+    name = "popularity_recount_signed" if spec.interaction_value_column else "popularity_recount"
     with conn.transaction():
         conn.execute(
             load_sql("queries/advisory_locks"), {"scope": f"popularity:{feed_id}", "keys": items}
         )
-        conn.execute(feed_query("popularity_recount", spec), {"keys": items, "feed_id": feed_id})
+        conn.execute(feed_query(name, spec), {"keys": items, "feed_id": feed_id})
+        clear_failures(conn, feed_id, TaskKind.POPULARITY, items)

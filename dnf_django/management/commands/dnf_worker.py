@@ -34,6 +34,7 @@ class Command(BaseCommand):
                     mode=Mode(options["mode"]),
                     threads=options["threads"],
                     poll_interval=options["poll_interval"],
+                    max_retries=options["max_retries"],
                 )
             )
         except NeuralFeedError as exc:

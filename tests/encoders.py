@@ -1,0 +1,46 @@
+"""Misbehaving encoders for tests; Django-free, so worker processes can import them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+
+from dnf_core.encoders import HashingEncoder
+from dnf_core.encoders.base import Matrix
+
+
+class PoisonEncoder(HashingEncoder):
+    """Raises for any batch containing the word 'poison', like a tokenizer crash would."""
+
+    calls = 0
+
+    @classmethod
+    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
+        cls.calls += 1
+        if any("poison" in t for t in texts):
+            raise ValueError("cannot encode this")
+        return super().encode_batch(texts, model_name)
+
+
+class NaNEncoder(HashingEncoder):
+    """Returns NaN rows for texts containing 'nan'."""
+
+    @classmethod
+    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
+        matrix = super().encode_batch(texts, model_name)
+        matrix[[i for i, t in enumerate(texts) if "nan" in t]] = np.nan
+        return matrix
+
+
+class EditingEncoder(HashingEncoder):
+    """Edits every movie title while 'encoding', as a concurrent writer would."""
+
+    database_url = ""
+
+    @classmethod
+    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
+        with psycopg.connect(cls.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE catalog_movie SET title = 'edited meanwhile'")
+        return super().encode_batch(texts, model_name)
