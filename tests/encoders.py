@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,4 +44,13 @@ class EditingEncoder(HashingEncoder):
     def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
         with psycopg.connect(cls.database_url, autocommit=True) as conn:
             conn.execute("UPDATE catalog_movie SET title = 'edited meanwhile'")
+        return super().encode_batch(texts, model_name)
+
+
+class SlowEncoder(HashingEncoder):
+    """Takes 0.2 s per batch, so tests can stop or kill a worker mid-work."""
+
+    @classmethod
+    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
+        time.sleep(0.2)
         return super().encode_batch(texts, model_name)

@@ -8,13 +8,19 @@ from dramatiq.brokers.redis import RedisBroker
 from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
 
 
-def make_broker(redis_url: str) -> RedisBroker:
+def make_broker(
+    redis_url: str, *, heartbeat_timeout: float = 60.0, maintenance_chance: int = 1000
+) -> RedisBroker:
     """A Redis broker with Dramatiq's default middleware, set as the global broker.
 
     Queues are declared up front so a relay-only process and the actors agree on them
     even before the first message.
     """
-    broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=redis_url,
+        heartbeat_timeout=int(heartbeat_timeout * 1000),
+        maintenance_chance=maintenance_chance,
+    )
     for queue in (EMBED_QUEUE, FEED_QUEUE):
         broker.declare_queue(queue)
     dramatiq.set_broker(broker)

@@ -11,6 +11,7 @@ from types import FrameType
 from dnf_core.errors import NeuralFeedError
 from workers.config import Mode, WorkerConfig
 from workers.process import WorkerProcess
+from workers.supervisor import Supervisor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,12 +31,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Mode.ALL.value,
         help="run the relay and the actors (all), or only one of them",
     )
-    parser.add_argument("--threads", type=int, default=4, help="actor threads (default 4)")
+    parser.add_argument("--processes", type=int, default=1, help="actor processes (default 1)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="actor threads per process (default 4)"
+    )
     parser.add_argument(
         "--max-retries",
         type=int,
         default=20,
         help="retries of a failed message before it is recorded in dnf_failure (default 20)",
+    )
+    parser.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=60.0,
+        help="seconds without heartbeat before a worker's messages are redelivered (default 60)",
+    )
+    parser.add_argument(
+        "--maintenance-chance",
+        type=int,
+        default=1000,
+        help="broker commands per million that look for dead workers (default 1000)",
     )
     parser.add_argument(
         "--poll-interval",
@@ -47,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(config: WorkerConfig) -> None:
     """Run a worker process until SIGTERM or SIGINT, then stop gracefully."""
-    process = WorkerProcess(config)
+    process: WorkerProcess | Supervisor = (
+        Supervisor(config) if config.processes > 1 else WorkerProcess(config)
+    )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger(__name__).info("signal %d: stopping gracefully", signum)
@@ -74,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             redis_url=args.redis_url,
             mode=Mode(args.mode),
             threads=args.threads,
+            processes=args.processes,
             poll_interval=args.poll_interval,
             max_retries=args.max_retries,
+            heartbeat_timeout=args.heartbeat_timeout,
+            maintenance_chance=args.maintenance_chance,
         )
         serve(config)
     except NeuralFeedError as exc:

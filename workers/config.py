@@ -27,14 +27,26 @@ class WorkerConfig:
     redis_url: str = DEFAULT_REDIS_URL
     mode: Mode = Mode.ALL
     threads: int = 4
+    processes: int = 1
     poll_interval: float = 2.0
     max_retries: int = 20
+    # After this long without a heartbeat, a worker counts as dead and the messages
+    # it held are redelivered (Dramatiq's Redis broker); checked on this share of
+    # broker commands, out of a million.
+    heartbeat_timeout: float = 60.0
+    maintenance_chance: int = 1000
 
     def __post_init__(self) -> None:
         if not self.database_url:
             raise ConfigurationError("no database URL: pass --database-url or set DNF_DATABASE_URL")
+        if self.processes < 1:
+            raise ConfigurationError(f"processes must be at least 1, got {self.processes}")
         if self.threads < 1:
             raise ConfigurationError(f"threads must be at least 1, got {self.threads}")
+        if self.heartbeat_timeout <= 0 or not 0 < self.maintenance_chance <= 1_000_000:
+            raise ConfigurationError(
+                "heartbeat timeout must be positive and maintenance chance in 1..1000000"
+            )
         if self.max_retries < 0:
             raise ConfigurationError(f"max retries must be >= 0, got {self.max_retries}")
         if self.poll_interval <= 0:

@@ -27,7 +27,11 @@ class WorkerProcess:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.broker = make_broker(config.redis_url)
+        self.broker = make_broker(
+            config.redis_url,
+            heartbeat_timeout=config.heartbeat_timeout,
+            maintenance_chance=config.maintenance_chance,
+        )
         self.dispatcher = Dispatcher(self.broker)
         self._stop = threading.Event()
         self._relay_thread: threading.Thread | None = None

@@ -1,7 +1,8 @@
-"""Run a worker as a child process (demo, tests, tools) and stop it gracefully."""
+"""Run a worker as a child process (demo, tests, tools, the supervisor) and stop it."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -10,28 +11,21 @@ from typing import IO
 from workers.config import WorkerConfig
 
 
+def worker_command(config: WorkerConfig) -> list[str]:
+    """The ``dnf-worker`` command line for ``config`` (every field is a --flag of its name)."""
+    command = [sys.executable, "-m", "workers.cli"]
+    for field in dataclasses.fields(config):
+        command += [f"--{field.name.replace('_', '-')}", str(getattr(config, field.name))]
+    return command
+
+
 def spawn_worker(
     config: WorkerConfig, *, log: IO[bytes] | int | None = None
 ) -> subprocess.Popen[bytes]:
     """Start ``dnf-worker`` with ``config`` in a child process."""
-    command = [
-        sys.executable,
-        "-m",
-        "workers.cli",
-        "--database-url",
-        config.database_url,
-        "--redis-url",
-        config.redis_url,
-        "--mode",
-        config.mode.value,
-        "--threads",
-        str(config.threads),
-        "--poll-interval",
-        str(config.poll_interval),
-        "--max-retries",
-        str(config.max_retries),
-    ]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT if log else None)
+    return subprocess.Popen(
+        worker_command(config), stdout=log, stderr=subprocess.STDOUT if log else None
+    )
 
 
 def stop_worker(process: subprocess.Popen[bytes], timeout: float = 60.0) -> int:

@@ -15,7 +15,10 @@ _TOKEN = re.compile(r"\w+")
 
 
 class HashingEncoder(BaseVectorEncoder):
-    """Signed feature hashing of lowercase word tokens, L2-normalized.
+    """Feature hashing of lowercase word tokens (counts per bucket), L2-normalized.
+
+    Counts rather than signed hashing, so two tokens sharing a bucket can never
+    cancel out into an all-zero vector.
 
     Texts sharing words get similar vectors, which is all tests need. The model
     name selects the dimension: ``"hashing-384"`` (any ``hashing-<n>``), default 384.
@@ -46,8 +49,7 @@ class HashingEncoder(BaseVectorEncoder):
         for row, text in enumerate(texts):
             for token in _TOKEN.findall(text.lower()):
                 digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
-                value = int.from_bytes(digest, "little")
-                matrix[row, value % dimension] += 1.0 if value >> 63 else -1.0
+                matrix[row, int.from_bytes(digest, "little") % dimension] += 1.0
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         # A text with no word tokens stays all-zero; checked_matrix reports it.
         np.divide(matrix, norms, out=matrix, where=norms > 0)

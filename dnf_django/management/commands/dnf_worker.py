@@ -33,8 +33,11 @@ class Command(BaseCommand):
                     redis_url=redis_url(),
                     mode=Mode(options["mode"]),
                     threads=options["threads"],
+                    processes=options["processes"],
                     poll_interval=options["poll_interval"],
                     max_retries=options["max_retries"],
+                    heartbeat_timeout=options["heartbeat_timeout"],
+                    maintenance_chance=options["maintenance_chance"],
                 )
             )
         except NeuralFeedError as exc:

@@ -1,0 +1,47 @@
+import pytest
+
+from dnf_core.errors import ConfigurationError
+from workers.cli import build_parser
+from workers.config import Mode, WorkerConfig
+from workers.spawn import worker_command
+
+
+def test_every_config_field_round_trips_through_the_command_line() -> None:
+    config = WorkerConfig(
+        database_url="dbname=x",
+        redis_url="redis://h:1/2",
+        mode=Mode.RELAY,
+        threads=3,
+        processes=2,
+        poll_interval=0.5,
+        max_retries=0,
+        heartbeat_timeout=5.0,
+        maintenance_chance=1_000_000,
+    )
+    args = build_parser().parse_args(worker_command(config)[3:])
+    assert (
+        WorkerConfig(**{k: v for k, v in vars(args).items()} | {"mode": Mode(args.mode)}) == config
+    )
+
+
+def test_environment_supplies_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DNF_DATABASE_URL", "dbname=env")
+    monkeypatch.delenv("DNF_REDIS_URL", raising=False)
+    config = WorkerConfig.from_env(threads=None)
+    assert config.database_url == "dbname=env" and config.redis_url == "redis://localhost:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"database_url": ""}, "no database URL"),
+        ({"threads": 0}, "threads"),
+        ({"processes": 0}, "processes"),
+        ({"poll_interval": 0}, "poll interval"),
+        ({"max_retries": -1}, "max retries"),
+        ({"maintenance_chance": 0}, "maintenance chance"),
+    ],
+)
+def test_bad_settings_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        WorkerConfig(**({"database_url": "dbname=x"} | change))
