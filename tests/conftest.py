@@ -20,6 +20,9 @@ import redis
 from workers.config import WorkerConfig
 from workers.spawn import spawn_worker, stop_worker
 
+# Model hubs are unreachable here: fail at once instead of waiting on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # Bounds, not tuned sleeps: each wait returns as soon as its condition holds.
 WAIT_TIMEOUT_S = 120.0
 LOGS = Path(__file__).resolve().parents[1] / ".dnf" / "test-logs"
