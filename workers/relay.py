@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,16 @@ from workers.database import connect
 logger = logging.getLogger(__name__)
 
 CHANNEL = "dnf_outbox"
+# Retry delays after a failure: short enough that work resumes soon after Postgres or the
+# broker comes back, long enough not to hammer a service that is still starting.
+MIN_BACKOFF_S = 0.25
+MAX_BACKOFF_S = 5.0
+# A waiting relay looks at its stop event this often, so a long poll interval never
+# delays a shutdown.
+STOP_CHECK_S = 0.5
+
+# What a lost or restarting Postgres raises: reconnect both connections, then carry on.
+_POSTGRES_LOST = (psycopg.OperationalError, psycopg.InterfaceError, ServiceError)
 
 
 class Relay:
@@ -57,7 +68,12 @@ class Relay:
         self._conn = self._discard(self._conn)
 
     def relay_batch(self) -> int:
-        """Claim, enqueue and delete one batch; return how many rows it moved."""
+        """Claim, enqueue and delete one batch; return how many rows it moved.
+
+        If ``send`` raises, the claim rolls back and every row of the batch stays in the
+        outbox, including those whose tasks were already enqueued: they will be sent
+        again, which actors tolerate, whereas deleting them could lose work.
+        """
         conn = self._connection()
         try:
             with conn.transaction(), conn.cursor() as cur:
@@ -76,7 +92,7 @@ class Relay:
                     self.send(task)
                 cur.execute(load_sql("queries/outbox_delete"), {"ids": [e.id for e in events]})
             return len(rows)
-        except psycopg.OperationalError:
+        except (psycopg.OperationalError, psycopg.InterfaceError):
             self.close()
             raise
 
@@ -90,31 +106,57 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Relay until ``stop`` is set, surviving Postgres and broker outages."""
         listener: psycopg.Connection[Any] | None = None
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                if listener is None or listener.closed or listener.broken:
-                    listener = connect(self.database_url, autocommit=True)
-                    listener.execute(f"LISTEN {CHANNEL}")
-                    logger.info("relay listening on %s", CHANNEL)
-                self.drain()
-                backoff = 0.5
-                # Returns on the first notification or after the poll interval,
-                # whichever comes first; the loop then drains again either way.
-                for _ in listener.notifies(timeout=self.poll_interval, stop_after=1):
-                    pass
-            except (psycopg.OperationalError, ServiceError) as exc:
-                logger.warning("relay lost Postgres (%s); retrying in %.1fs", exc, backoff)
-                listener = self._discard(listener)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception:
-                # Broker down or similar: the claim rolled back, rows stay in the outbox.
-                logger.exception("relay could not enqueue; rows stay in the outbox")
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-        self._discard(listener)
-        self.close()
+        backoff = MIN_BACKOFF_S
+        last_failure: type[BaseException] | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if listener is None or listener.closed or listener.broken:
+                        listener = connect(self.database_url, autocommit=True)
+                        listener.execute(f"LISTEN {CHANNEL}")
+                        logger.info("relay listening on %s", CHANNEL)
+                    while not stop.is_set() and self.relay_batch():
+                        pass
+                    backoff, last_failure = MIN_BACKOFF_S, None
+                    self._wait(listener, stop)
+                except _POSTGRES_LOST as exc:
+                    logger.warning("relay lost Postgres (%s); retrying in %.2fs", exc, backoff)
+                    listener = self._discard(listener)
+                    self.close()
+                    backoff = self._pause(stop, backoff)
+                except Exception as exc:
+                    # Broker down, most likely: the claim rolled back, rows stay in the outbox.
+                    # The traceback once per kind of failure, not once per retry.
+                    logger.warning(
+                        "relay could not move a batch (%s: %s); its rows stay in the outbox, "
+                        "retrying in %.2fs",
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                        exc_info=type(exc) is not last_failure,
+                    )
+                    last_failure = type(exc)
+                    backoff = self._pause(stop, backoff)
+        finally:
+            self._discard(listener)
+            self.close()
+
+    @staticmethod
+    def _pause(stop: threading.Event, backoff: float) -> float:
+        """Wait ``backoff`` (less if stopped); return the next, longer one."""
+        stop.wait(backoff)
+        return min(backoff * 2, MAX_BACKOFF_S)
+
+    def _wait(self, listener: psycopg.Connection[Any], stop: threading.Event) -> None:
+        """Return on the first NOTIFY, after the poll interval, or soon after ``stop``."""
+        deadline = time.monotonic() + self.poll_interval
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            # Consumed to the end, never abandoned: a suspended generator holds the lock.
+            if list(listener.notifies(timeout=min(left, STOP_CHECK_S), stop_after=1)):
+                # The drain that follows covers every statement committed so far, so the
+                # rest of a burst of notifications needs no drain of its own.
+                list(listener.notifies(timeout=0))
+                return
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
