@@ -36,7 +36,7 @@ class DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=1, index=2)
+CURRENT = DdlVersions(triggers=2, index=2)
 
 
 def _function(spec: FeedSpec, side: str, versions: DdlVersions) -> str:

@@ -41,6 +41,33 @@ class OutboxEvent:
     user_key: str | None = None
 
 
+def events_of_row(
+    row_id: int,
+    feed_id: str,
+    kind: str,
+    item_key: str | None,
+    user_key: str | None,
+    item_keys: list[str] | None = None,
+    user_keys: list[str] | None = None,
+) -> list[OutboxEvent]:
+    """The events one outbox row stands for.
+
+    v1 triggers wrote one row per key; v2 triggers write one row per statement with
+    the keys in arrays (for interactions, two aligned arrays of item and user keys).
+    """
+    event_kind = EventKind(kind)
+    if item_keys is None and user_keys is None:
+        return [OutboxEvent(row_id, feed_id, event_kind, item_key, user_key)]
+    none: list[str | None] = [None]
+    items: list[str | None] = list(item_keys) if item_keys else none * len(user_keys or [])
+    users: list[str | None] = list(user_keys) if user_keys else none * len(items)
+    if len(items) != len(users):
+        raise ValueError(f"outbox row {row_id}: {len(items)} item keys but {len(users)} user keys")
+    return [
+        OutboxEvent(row_id, feed_id, event_kind, i, u) for i, u in zip(items, users, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Task:
     """A unit of work for one feed over a bounded, sorted, duplicate-free set of keys."""

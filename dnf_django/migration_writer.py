@@ -60,7 +60,11 @@ def pending_migrations(feeds: list[Any]) -> list[PendingMigration]:
         interactions = feed.get_setting("interaction_django_model")
         app_label = content._meta.app_label
         previous = installed_spec(loader, app_label, spec.feed_id)
-        if previous is not None and previous[0].fingerprint == spec.fingerprint:
+        # Due when the declaration changed, or when older templates are installed.
+        if previous is not None and (previous[0].fingerprint, previous[1]) == (
+            spec.fingerprint,
+            CURRENT,
+        ):
             continue
         directory = Path(apps.get_app_config(app_label).path) / "migrations"
         if app_label not in numbers:

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from dnf_core.errors import ServiceError
-from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, plan_tasks
+from dnf_core.events import BatchLimits, Task, events_of_row, plan_tasks
 from dnf_core.sqlfiles import load_sql
 from workers.database import connect
 
@@ -82,15 +82,10 @@ class Relay:
                 ).fetchall()
                 if not rows:
                     return 0
-                events = [
-                    OutboxEvent(
-                        id=r[0], feed_id=r[1], kind=EventKind(r[2]), item_key=r[3], user_key=r[4]
-                    )
-                    for r in rows
-                ]
+                events = [event for row in rows for event in events_of_row(*row)]
                 for task in plan_tasks(events, self.limits):
                     self.send(task)
-                cur.execute(load_sql("queries/outbox_delete"), {"ids": [e.id for e in events]})
+                cur.execute(load_sql("queries/outbox_delete"), {"ids": [row[0] for row in rows]})
             return len(rows)
         except (psycopg.OperationalError, psycopg.InterfaceError):
             self.close()

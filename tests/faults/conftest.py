@@ -33,7 +33,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from dnf_core.ddl import install_sql
-from dnf_core.events import Task
+from dnf_core.events import EventKind, OutboxEvent, Task, events_of_row
 from dnf_core.services import EmbeddedPostgres, EmbeddedRedis
 from dnf_core.services.base import free_port
 from dnf_core.spec import FeedSpec
@@ -132,6 +132,7 @@ def services() -> Iterator[Services]:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             conn.execute(load_sql("schema/0001_outbox"))
+            conn.execute(load_sql("schema/0003_outbox_key_arrays"))
             conn.execute(
                 "CREATE TABLE items (id bigserial PRIMARY KEY, title text, embedding vector(8))"
             )
@@ -220,19 +221,25 @@ class Stack:
             [[u for u, _ in likes], [i for _, i in likes]],
         )
 
+    def outbox_events(self) -> list[OutboxEvent]:
+        rows = self.sql(
+            "SELECT id, feed_id, kind, item_key, user_key, item_keys, user_keys FROM dnf_outbox"
+        )
+        return [event for row in rows for event in events_of_row(*row)]
+
     def outbox_count(self) -> int:
-        return int(self.sql("SELECT count(*) FROM dnf_outbox")[0][0])
+        """Events still in the outbox (a v2 row holds one per key of its statement)."""
+        return len(self.outbox_events())
 
     def outbox_keys(self) -> set[Key]:
         """The keys the outbox rows still hold, mapped as the relay maps them."""
         keys: set[Key] = set()
-        for feed, kind, item, user in self.sql(
-            "SELECT feed_id, kind, item_key, user_key FROM dnf_outbox"
-        ):
-            if kind == "item":
-                keys.add((feed, "embed", item))
-            elif kind == "interaction":
-                keys |= {(feed, "profiles", user), (feed, "popularity", item)}
+        for event in self.outbox_events():
+            feed, item, user = event.feed_id, event.item_key, event.user_key
+            if event.kind is EventKind.ITEM:
+                keys.add((feed, "embed", str(item)))
+            elif event.kind is EventKind.INTERACTION:
+                keys |= {(feed, "profiles", str(user)), (feed, "popularity", str(item))}
         return keys
 
     def message_count(self) -> int:

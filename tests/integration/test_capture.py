@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from catalog.models import Movie
+from dnf_core.events import events_of_row
 from tests.feedapp.models import Article, Reaction
 
 pytestmark = pytest.mark.services
@@ -18,10 +19,14 @@ Event = tuple[str, str, str | None, str | None]
 
 
 def drain() -> Counter[Event]:
-    """The outbox rows written since the last drain, as a multiset."""
+    """The events written to the outbox since the last drain, as a multiset."""
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM dnf_outbox RETURNING feed_id, kind, item_key, user_key")
-        return Counter(cur.fetchall())
+        cur.execute(
+            "DELETE FROM dnf_outbox "
+            "RETURNING id, feed_id, kind, item_key, user_key, item_keys, user_keys"
+        )
+        events = [e for row in cur.fetchall() for e in events_of_row(*row)]
+    return Counter((e.feed_id, e.kind.value, e.item_key, e.user_key) for e in events)
 
 
 def items(feed: str, *objects: object) -> Counter[Event]:
@@ -62,12 +67,15 @@ def test_updates_that_leave_the_text_alone_add_nothing(ann: User) -> None:
     assert drain() == Counter()
 
 
-def test_one_notify_per_statement(ann: User, database_url: str) -> None:
+def test_one_row_and_one_notify_per_statement(ann: User, database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as listener:
         listener.execute("LISTEN dnf_outbox")
         with transaction.atomic():
             Movie.objects.bulk_create([Movie(title=f"Movie {i}") for i in range(500)])
         notes = list(listener.notifies(timeout=1.0))
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dnf_outbox")
+        assert cur.fetchone() == (1,)
     assert sum(drain().values()) == 500
     assert [n.payload for n in notes] == ["movies"]
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from catalog.feeds import MovieFeed
-from dnf_core.ddl import CURRENT, DdlVersions, change_sql
+from dnf_core.ddl import CURRENT, DdlVersions, change_sql, install_sql
 from dnf_core.spec import FeedSpec
 from dnf_django.migration_writer import pending_migrations
 
@@ -30,14 +30,13 @@ def test_a_changed_spec_gets_a_migration_that_swaps_the_sql(
     (migration,) = pending_migrations([MovieFeed])
     new = migration.spec
     assert new.text_columns == ("title",) and new.fingerprint != old.fingerprint
-    assert migration.name == "0004_dnf_movies"
+    assert migration.name == "0005_dnf_movies"
     namespace: dict[str, object] = {}
     exec(compile(migration.source, migration.name, "exec"), namespace)  # it is valid Python
     (operation,) = namespace["Migration"].operations  # type: ignore[attr-defined]
-    # The example's installed migration predates recorded DDL versions (v1 index).
-    assert operation.sql.strip() == change_sql(old, DdlVersions(), new).strip()
-    assert operation.reverse_sql.strip() == change_sql(new, CURRENT, old, DdlVersions()).strip()
-    assert "DROP INDEX" in operation.sql  # v1 per-feed index gives way to the shared v2 one
+    assert operation.sql.strip() == change_sql(old, CURRENT, new).strip()
+    assert operation.reverse_sql.strip() == change_sql(new, CURRENT, old, CURRENT).strip()
+    assert "INDEX" not in operation.sql  # same table and column: the index stays
     with pytest.raises(CommandError, match="due"):
         call_command("dnf_makemigrations", "--check")
 
@@ -100,3 +99,19 @@ def test_sqlmigrate_shows_the_rendered_sql(db: None) -> None:
         'CREATE TRIGGER "dnf_reactions_content_insert" AFTER INSERT ON "feedapp_article"'
         in out.getvalue()
     )
+
+
+def test_feeds_installed_with_older_templates_get_an_upgrade_migration() -> None:
+    from django.db.migrations.loader import MigrationLoader
+
+    from dnf_django.migration_writer import installed_spec
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    # The example's first feed migration predates recorded versions: v1 everything.
+    first = loader.disk_migrations[("catalog", "0002_dnf_movies")]
+    assert "ddl" not in first.dnf_feed
+    upgrade = loader.disk_migrations[("catalog", "0004_dnf_movies")]
+    assert DdlVersions.from_dict(upgrade.dnf_feed["ddl"]) == CURRENT
+    spec, versions = installed_spec(loader, "catalog", "movies")
+    assert versions == CURRENT and spec.fingerprint == MovieFeed.get_spec().fingerprint
+    assert "dnf_movies_content_v2" in install_sql(spec)

@@ -1,4 +1,14 @@
-from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
+import pytest
+
+from dnf_core.events import (
+    BatchLimits,
+    EventKind,
+    OutboxEvent,
+    Task,
+    TaskKind,
+    events_of_row,
+    plan_tasks,
+)
 
 
 def event(
@@ -39,3 +49,20 @@ def test_truncates_become_one_reset_per_feed() -> None:
     tasks = plan_tasks(events)
     assert tasks[0] == Task(TaskKind.RESET, "a", ())
     assert {t.kind for t in tasks[1:]} == {TaskKind.PROFILES, TaskKind.POPULARITY}
+
+
+def test_rows_of_both_trigger_versions_expand_to_events() -> None:
+    assert events_of_row(1, "a", "item", "7", None) == [event(1, EventKind.ITEM, "7")]
+    assert events_of_row(2, "a", "item", None, None, ["7", "8"], None) == [
+        event(2, EventKind.ITEM, "7"),
+        event(2, EventKind.ITEM, "8"),
+    ]
+    assert events_of_row(3, "a", "interaction", None, None, ["7", "8"], ["u", "v"]) == [
+        event(3, EventKind.INTERACTION, "7", "u"),
+        event(3, EventKind.INTERACTION, "8", "v"),
+    ]
+    assert events_of_row(4, "a", "truncate_items", None, None) == [
+        event(4, EventKind.TRUNCATE_ITEMS)
+    ]
+    with pytest.raises(ValueError, match="2 item keys but 1 user keys"):
+        events_of_row(5, "a", "interaction", None, None, ["7", "8"], ["u"])

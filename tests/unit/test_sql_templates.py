@@ -47,7 +47,7 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
 def test_uninstall_drops_what_install_creates(spec: FeedSpec) -> None:
     sql = uninstall_sql(spec)
     assert sql.count("DROP TRIGGER IF EXISTS") == 8
-    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v1"()' in sql
+    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v2"()' in sql
     # The shared index goes only with the last feed that embeds into its column.
     assert 'DROP INDEX IF EXISTS "dnf_hnsw_blog_article_embedding"' in sql
     assert "WHERE feed_id <> 'articles'" in sql
