@@ -7,6 +7,8 @@ from dramatiq.brokers.redis import RedisBroker
 
 from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
 
+SOCKET_TIMEOUT_S = 10
+
 
 def make_broker(
     redis_url: str, *, heartbeat_timeout: float = 60.0, maintenance_chance: int = 1000
@@ -20,6 +22,10 @@ def make_broker(
         url=redis_url,
         heartbeat_timeout=int(heartbeat_timeout * 1000),
         maintenance_chance=maintenance_chance,
+        # A Redis that hangs instead of refusing must not stall the relay forever while
+        # it holds its claim; Dramatiq's Redis commands never block server-side.
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
     )
     for queue in (EMBED_QUEUE, FEED_QUEUE):
         broker.declare_queue(queue)

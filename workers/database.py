@@ -7,14 +7,20 @@ from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dnf_core.errors import ServiceError
+
+CONNECT_TIMEOUT_S = 10
 
 
 def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     """Open a connection with the pgvector types registered."""
     try:
-        conn = psycopg.connect(database_url, autocommit=autocommit)
+        # libpq waits forever on an unreachable host by default; a URL may still override.
+        params = conninfo_to_dict(database_url)
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(make_conninfo(**params), autocommit=autocommit)
     except psycopg.OperationalError as exc:
         raise ServiceError(f"cannot connect to Postgres: {exc}") from exc
     try:
