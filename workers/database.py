@@ -20,7 +20,7 @@ def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connectio
         # libpq waits forever on an unreachable host by default; a URL may still override.
         params = conninfo_to_dict(database_url)
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-        conn = psycopg.connect(make_conninfo(**params), autocommit=autocommit)
+        conn = psycopg.connect(make_conninfo("", **params), autocommit=autocommit)
     except psycopg.OperationalError as exc:
         raise ServiceError(f"cannot connect to Postgres: {exc}") from exc
     try:
