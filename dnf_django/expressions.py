@@ -46,15 +46,16 @@ class ExponentialDecay(Func):
         return f"coalesce(exp(-ln(2) * {age} / {half_life}), 0)", params
 
 
-class Saturation(Func):
-    """``n / (n + k)``: 0 with no interactions, 0.5 at ``k``, approaching 1 beyond."""
+class LogScaled(Func):
+    """``ln(1 + n) / ln(1 + max)``: 0 with no interactions, 1 for the most popular item.
+
+    Log scale, so a few runaway hits do not flatten everything else to zero.
+    """
 
     output_field = FloatField()
 
-    def __init__(self, count: Expression, *, half_saturation: float) -> None:
-        if half_saturation <= 0:
-            raise ValueError("half_saturation must be positive")
-        super().__init__(count, Value(float(half_saturation)))
+    def __init__(self, count: Any, maximum: Any) -> None:
+        super().__init__(count, maximum)
 
     def as_sql(
         self,
@@ -65,8 +66,8 @@ class Saturation(Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> Any:
-        (count, count_params), (k, k_params) = (
+        (count, count_params), (maximum, maximum_params) = (
             compiler.compile(e) for e in self.get_source_expressions()
         )
-        # 1 - k/(n+k) equals n/(n+k) but evaluates the count (a subquery) only once.
-        return f"(1.0 - {k} / (({count})::float8 + {k}))", [*k_params, *count_params, *k_params]
+        sql = f"coalesce(ln(1.0 + ({count})::float8) / nullif(ln(1.0 + ({maximum})::float8), 0), 0)"
+        return sql, [*count_params, *maximum_params]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from django.db import models
@@ -19,7 +20,6 @@ _SETTING_DEFAULTS = {
     "weight_freshness": "WEIGHT_FRESHNESS",
     "weight_popularity": "WEIGHT_POPULARITY",
     "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
-    "popularity_half_saturation": "POPULARITY_HALF_SATURATION",
     "dislike_weight": "DISLIKE_WEIGHT",
 }
 
@@ -57,7 +57,6 @@ class BaseNeuralFeed:
     weight_freshness: ClassVar[float | None] = None
     weight_popularity: ClassVar[float | None] = None
     freshness_half_life_hours: ClassVar[float | None] = None
-    popularity_half_saturation: ClassVar[float | None] = None
     popularity_expression: ClassVar[Any] = None
     freshness_expression: ClassVar[Any] = None
 
@@ -109,12 +108,14 @@ class BaseNeuralFeed:
         excluded_ids: Any = None,
         limit: int = 20,
         excluded_queryset: models.QuerySet[Any] | None = None,
+        now: datetime | None = None,
     ) -> models.QuerySet[Any]:
         """A lazy QuerySet of content ranked for ``user``, best first.
 
         Each object is annotated with ``similarity``, ``freshness``, ``popularity`` and
         ``score``. Anonymous users and users without a profile get freshness and
-        popularity only.
+        popularity only. ``now`` is the clock freshness is measured against (default:
+        the current time).
         """
         from dnf_django.query import rank_feed
 
@@ -125,4 +126,5 @@ class BaseNeuralFeed:
             excluded_ids=excluded_ids,
             excluded_queryset=excluded_queryset,
             limit=limit,
+            now=now,
         )

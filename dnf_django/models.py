@@ -75,6 +75,8 @@ class FeedItemStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["feed_id", "item_key"], name="dnf_item_stat_feed_item")
         ]
+        # The feed query walks this in count order for its popular candidates.
+        indexes = [models.Index(fields=["feed_id", "-interactions"], name="dnf_item_stat_popular")]
 
     def __str__(self) -> str:
         return f"{self.feed_id}:{self.item_key} ({self.interactions})"

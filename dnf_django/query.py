@@ -1,16 +1,27 @@
-"""The feed query: a lazy QuerySet scored by similarity, freshness and popularity in SQL."""
+"""The feed query: candidates from indexes, then the hybrid score over candidates only.
+
+``score = w_s·similarity + w_f·freshness + w_p·popularity``, computed in SQL and
+returned as a lazy QuerySet annotated with each component. Queries per evaluated
+feed: one for the profile, one that applies the HNSW search settings (users with a
+profile only), and the feed query itself.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models import F, FloatField, Max, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from dnf_django.expressions import ExponentialDecay, Saturation
+from dnf_django.candidates import CandidatePools, candidate_ids_sql
+from dnf_django.conf import feed_setting
+from dnf_django.expressions import ExponentialDecay, LogScaled
 from dnf_django.models import FeedItemStat, UserFeedProfile
+from dnf_django.queryset import feed_queryset_class
 
 
 def profile_vector(feed_id: str, user: Any) -> Any:
@@ -32,8 +43,9 @@ def rank_feed(
     excluded_ids: Any,
     excluded_queryset: QuerySet[Any] | None,
     limit: int,
+    now: datetime | None = None,
 ) -> QuerySet[Any]:
-    """Annotate and order the candidate items of ``feed`` for ``user``."""
+    """Candidates of ``feed`` for ``user``, scored and ordered by score then key."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     spec = feed.get_spec()
@@ -45,42 +57,64 @@ def rank_feed(
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
     profile = profile_vector(spec.feed_id, user)
+    now = now or timezone.now()
+    freshness, freshest_first = _freshness(feed, now)
+    ids_sql, params = candidate_ids_sql(
+        spec, items, profile=profile, freshness_order=freshest_first, pools=_pools()
+    )
     similarity: Any = Value(0.0, output_field=FloatField())
     if profile is not None:
         similarity = Coalesce(
-            1.0 - CosineDistance("embedding", profile), Value(0.0), output_field=FloatField()
+            1.0 - CosineDistance(spec.embedding_column, profile),
+            Value(0.0),
+            output_field=FloatField(),
         )
-
-    freshness: Any = feed.get_setting("freshness_expression")
-    if freshness is None:
-        freshness = (
-            ExponentialDecay(
-                feed.get_setting("freshness_field"),
-                now=timezone.now(),
-                half_life_hours=feed.get_setting("freshness_half_life_hours"),
-            )
-            if spec.freshness_column
-            else Value(0.0, output_field=FloatField())
-        )
-
-    popularity: Any = feed.get_setting("popularity_expression")
-    if popularity is None:
-        interactions = FeedItemStat.objects.filter(
-            feed_id=spec.feed_id, item_key=Cast(OuterRef("pk"), TextField())
-        ).values("interactions")[:1]
-        popularity = Saturation(
-            Coalesce(Subquery(interactions), Value(0)),
-            half_saturation=feed.get_setting("popularity_half_saturation"),
-        )
-
-    weights = spec.weights
     ranked: QuerySet[Any] = (
-        items.annotate(similarity=similarity, freshness=freshness, popularity=popularity)
+        items.filter(pk__in=RawSQL(ids_sql, params))
+        .annotate(similarity=similarity, freshness=freshness, popularity=_popularity(feed, spec))
         .annotate(
-            score=weights.similarity * F("similarity")
-            + weights.freshness * F("freshness")
-            + weights.popularity * F("popularity")
+            score=feed.get_setting("weight_similarity") * F("similarity")
+            + feed.get_setting("weight_freshness") * F("freshness")
+            + feed.get_setting("weight_popularity") * F("popularity")
         )
         .order_by("-score", "pk")[:limit]
     )
+    ranked.__class__ = feed_queryset_class(type(ranked))
+    if profile is not None:
+        ranked.dnf_search = (  # type: ignore[attr-defined]
+            feed_setting("HNSW_ITERATIVE_SCAN"),
+            feed_setting("HNSW_EF_SEARCH"),
+        )
     return ranked
+
+
+def _pools() -> CandidatePools:
+    return CandidatePools(
+        similarity=feed_setting("CANDIDATES_SIMILARITY"),
+        freshness=feed_setting("CANDIDATES_FRESHNESS"),
+        popularity=feed_setting("CANDIDATES_POPULARITY"),
+    )
+
+
+def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
+    """The freshness expression and the ordering that puts the freshest first."""
+    custom = feed.get_setting("freshness_expression")
+    if custom is not None:
+        return custom, custom.desc(nulls_last=True)
+    field = feed.get_setting("freshness_field")
+    if field is None:
+        return Value(0.0, output_field=FloatField()), None
+    decay = ExponentialDecay(
+        field, now=now, half_life_hours=feed.get_setting("freshness_half_life_hours")
+    )
+    return decay, F(field).desc(nulls_last=True)
+
+
+def _popularity(feed: Any, spec: Any) -> Any:
+    custom = feed.get_setting("popularity_expression")
+    if custom is not None:
+        return custom
+    stats = FeedItemStat.objects.filter(feed_id=spec.feed_id)
+    count = stats.filter(item_key=Cast(OuterRef("pk"), TextField())).values("interactions")[:1]
+    maximum = stats.order_by().values("feed_id").annotate(top=Max("interactions")).values("top")
+    return LogScaled(Coalesce(Subquery(count), Value(0)), Subquery(maximum))
