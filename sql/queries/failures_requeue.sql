@@ -4,6 +4,7 @@ WITH retried AS (
     DELETE FROM dnf_failure
     WHERE (%(feed_id)s::text IS NULL OR feed_id = %(feed_id)s)
       AND (%(task)s::text IS NULL OR task = %(task)s)
+      AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
     RETURNING feed_id, task, key
 ),
 queued AS (

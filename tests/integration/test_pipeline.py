@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from catalog.models import Movie
@@ -92,3 +94,24 @@ def test_retry_failed_sends_failures_through_the_pipeline_again(
     assert "re-enqueued 1 failure" in out.getvalue()
     assert not Failure.objects.exists()
     wait_until(all_embedded, what="re-embedded after the retry")
+
+
+def test_admin_lists_failures_read_only_and_retries_them(admin_client: Client) -> None:
+    now = timezone.now()
+    movie = Movie.objects.create(title="x")
+    failure = Failure.objects.create(
+        feed_id="movies", task="embed", key=str(movie.pk), error="ValueError: boom",
+        first_failed_at=now, last_failed_at=now,
+    )  # fmt: skip
+    page = admin_client.get("/admin/dnf_django/failure/")
+    assert page.status_code == 200 and b"ValueError: boom" in page.content
+    assert admin_client.get(f"/admin/dnf_django/failure/{failure.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/dnf_django/failure/add/").status_code == 403
+    response = admin_client.post(
+        "/admin/dnf_django/failure/", {"action": "retry", "_selected_action": [failure.pk]}
+    )
+    assert response.status_code == 302 and not Failure.objects.exists()
+    with connection.cursor() as cur:
+        cur.execute("SELECT item_key FROM dnf_outbox WHERE kind = 'item' ORDER BY id DESC LIMIT 1")
+        assert cur.fetchone() == (str(movie.pk),)
+    assert admin_client.get("/admin/dnf_django/userfeedprofile/").status_code == 200

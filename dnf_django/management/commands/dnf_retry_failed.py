@@ -24,7 +24,7 @@ class Command(BaseCommand):
         with transaction.atomic(using=alias), connections[alias].cursor() as cur:
             cur.execute(
                 load_sql("queries/failures_requeue"),
-                {"feed_id": options["feed"], "task": options["task"]},
+                {"feed_id": options["feed"], "task": options["task"], "ids": None},
             )
             (count, _) = cur.fetchone()
         self.stdout.write(f"re-enqueued {count} failure(s); running workers pick them up now")
