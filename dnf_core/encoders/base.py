@@ -17,13 +17,18 @@ class BaseVectorEncoder:
 
     ``text_to_vector`` is the upstream contract, so existing encoders keep working;
     workers call :meth:`encode_batch`, whose default loops over ``text_to_vector``.
-    Override ``encode_batch`` when the backend can do better in one call.
+    Implement either: override ``encode_batch`` when the backend can do better in one
+    call, and ``text_to_vector`` then comes from it.
     """
 
     @classmethod
     def text_to_vector(cls, text: str, model_name: str) -> list[float]:
         """Embed one text."""
-        raise NotImplementedError(f"{cls.__name__} must implement text_to_vector()")
+        if not any("encode_batch" in vars(k) for k in cls.__mro__ if k is not BaseVectorEncoder):
+            raise NotImplementedError(
+                f"{cls.__name__} must implement text_to_vector or encode_batch"
+            )
+        return [float(x) for x in cls.encode_batch([text], model_name)[0]]
 
     @classmethod
     def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:

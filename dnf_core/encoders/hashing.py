@@ -37,11 +37,6 @@ class HashingEncoder(BaseVectorEncoder):
         return cls.default_dimension
 
     @classmethod
-    def text_to_vector(cls, text: str, model_name: str) -> list[float]:
-        """Embed one text."""
-        return [float(x) for x in cls.encode_batch([text], model_name)[0]]
-
-    @classmethod
     def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
         """Embed many texts."""
         dimension = cls.dimension_for(model_name)

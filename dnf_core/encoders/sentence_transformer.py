@@ -67,11 +67,6 @@ class SentenceTransformerEncoder(BaseVectorEncoder):
             raise EncoderError(f"cannot load model {model_name!r} from {source!r}: {exc}") from exc
 
     @classmethod
-    def text_to_vector(cls, text: str, model_name: str) -> list[float]:
-        """Embed one text."""
-        return [float(x) for x in cls.encode_batch([text], model_name)[0]]
-
-    @classmethod
     def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
         """Embed many texts in batches; texts beyond the model's max length are truncated."""
         model = cls.model(model_name)

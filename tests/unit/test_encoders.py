@@ -54,3 +54,15 @@ def test_load_encoder_by_path_and_errors() -> None:
         load_encoder("dnf_core.encoders.Missing")
     with pytest.raises(ConfigurationError, match="not a subclass"):
         load_encoder("dnf_core.spec.FeedSpec")
+
+
+def test_an_encoder_must_implement_one_of_the_two_methods() -> None:
+    class Nothing(BaseVectorEncoder):
+        pass
+
+    with pytest.raises(NotImplementedError, match="text_to_vector or encode_batch"):
+        Nothing.encode_batch(["x"], "m")
+    assert (
+        HashingEncoder.text_to_vector("a b", "hashing-8")
+        == HashingEncoder.encode_batch(["a b"], "hashing-8")[0].tolist()
+    )
