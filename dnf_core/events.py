@@ -93,6 +93,20 @@ class BatchLimits:
     encode_batch: int = 64
     embed_seconds: float = 20.0
 
+    def split(self, task: Task) -> list[Task]:
+        """``task`` as tasks of at most the keys its kind may carry (a reset stays whole)."""
+        size = {
+            TaskKind.EMBED: self.embed,
+            TaskKind.PROFILES: self.profiles,
+            TaskKind.POPULARITY: self.popularity,
+        }.get(task.kind)
+        if size is None:
+            return [task]
+        keys = task.keys
+        return [
+            Task(task.kind, task.feed_id, keys[i : i + size]) for i in range(0, len(keys), size)
+        ]
+
 
 def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None) -> list[Task]:
     """Coalesce events into tasks: one set of keys per (feed, task kind), then chunk it.
@@ -116,14 +130,6 @@ def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None)
                 keys.setdefault((event.feed_id, TaskKind.POPULARITY), set()).add(event.item_key)
 
     tasks = [Task(TaskKind.RESET, feed_id, ()) for feed_id in sorted(resets)]
-    sizes = {
-        TaskKind.EMBED: limits.embed,
-        TaskKind.PROFILES: limits.profiles,
-        TaskKind.POPULARITY: limits.popularity,
-    }
     for (feed_id, kind), key_set in sorted(keys.items()):
-        ordered = sorted(key_set)
-        size = sizes[kind]
-        for start in range(0, len(ordered), size):
-            tasks.append(Task(kind, feed_id, tuple(ordered[start : start + size])))
+        tasks += limits.split(Task(kind, feed_id, tuple(sorted(key_set))))
     return tasks

@@ -19,7 +19,7 @@ class Runtime:
     registry: FeedRegistry = field(default_factory=FeedRegistry)
     limits: BatchLimits = field(default_factory=BatchLimits)
 
-    def send_chunked(self, task: Task, size: int) -> None:
-        """Send ``task``'s keys as several tasks of at most ``size`` keys."""
-        for start in range(0, len(task.keys), size):
-            self.send(Task(task.kind, task.feed_id, task.keys[start : start + size]))
+    def send_chunked(self, task: Task) -> None:
+        """Send ``task`` split into messages of the size its kind may carry."""
+        for part in self.limits.split(task):
+            self.send(part)

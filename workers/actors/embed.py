@@ -94,7 +94,7 @@ def _embed_batch(
         ]
     if likers:
         task = Task(TaskKind.PROFILES, spec.feed_id, tuple(sorted(likers)))
-        runtime.send_chunked(task, runtime.limits.profiles)
+        runtime.send_chunked(task)
     if len(written) < len(done):
         logger.info(
             "feed %s: %d items changed while embedding; their new events follow",
