@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dnf_core.encoders import SentenceTransformerEncoder
+from dnf_core.encoders.replicas import share_weights_copy
 from dnf_core.encoders.sentence_transformer import resolve_model
 from dnf_core.errors import EncoderError
 
@@ -53,3 +54,25 @@ def test_a_local_path_works_like_the_bundled_name() -> None:
 def test_an_unloadable_model_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(EncoderError, match="cannot load model"):
         SentenceTransformerEncoder.model(f"{tmp_path}/no-such-model")
+
+
+def test_concurrent_callers_get_the_vectors_a_lone_caller_gets() -> None:
+    texts = [f"{word} number {i}" for i, word in enumerate(["space", "cooking", "jazz"] * 30)]
+    alone = SentenceTransformerEncoder.model(MODEL).encode(
+        texts, batch_size=16, normalize_embeddings=True
+    )
+    calls = [texts[i : i + 7] for i in range(0, len(texts), 7)]
+    with ThreadPoolExecutor(6) as callers:
+        together = np.concatenate(
+            list(callers.map(lambda c: SentenceTransformerEncoder.encode_batch(c, MODEL), calls))
+        )
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_replicas_share_the_weights_and_not_the_tokenizer() -> None:
+    model = SentenceTransformerEncoder.model(MODEL)
+    replica = share_weights_copy(model)
+    assert replica is not model
+    for mine, theirs in zip(model.parameters(), replica.parameters(), strict=True):
+        assert mine.data_ptr() == theirs.data_ptr()
+    assert replica.tokenizer is not model.tokenizer
