@@ -84,13 +84,16 @@ class BatchLimits:
     ``embed``, ``profiles`` and ``popularity`` bound the keys per message. An
     embedding message is encoded ``encode_batch`` texts at a time and stops after
     ``embed_seconds``, well under Dramatiq's 60 s heartbeat timeout, sending the
-    rest back to the queue.
+    rest back to the queue. By default a message is one encoder call: the encoder
+    sorts a call's texts by length to pad little, so larger calls are cheaper per
+    text (MovieLens texts, 2 cores: 269 texts/s in calls of 64, 343/s in calls of
+    256), while 256 texts of at most the model's max length keep one call short.
     """
 
     embed: int = 256
     profiles: int = 200
     popularity: int = 500
-    encode_batch: int = 64
+    encode_batch: int = 256
     embed_seconds: float = 20.0
 
     def split(self, task: Task) -> list[Task]:
