@@ -4,6 +4,7 @@ from dnf_core.encoders import BaseVectorEncoder, HashingEncoder, SentenceTransfo
 from dnf_core.errors import (
     ConfigurationError,
     EncoderError,
+    InvalidCursor,
     NeuralFeedError,
     ServiceError,
     SqlTemplateError,
@@ -20,6 +21,7 @@ __all__ = [
     "EventKind",
     "FeedSpec",
     "HashingEncoder",
+    "InvalidCursor",
     "NeuralFeedError",
     "OutboxEvent",
     "SentenceTransformerEncoder",

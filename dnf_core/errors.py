@@ -19,3 +19,7 @@ class ServiceError(NeuralFeedError):
 
 class SqlTemplateError(NeuralFeedError):
     """A SQL file is missing or a template was rendered with a missing or invalid value."""
+
+
+class InvalidCursor(NeuralFeedError, ValueError):
+    """A feed page cursor was tampered with, or belongs to another feed or user."""

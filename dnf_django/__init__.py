@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BaseNeuralFeed", "NeuralRecommendMixin", "UserFeedProfile"]
+__all__ = [
+    "BaseNeuralFeed",
+    "Explanation",
+    "FeedPage",
+    "NeuralRecommendMixin",
+    "UserFeedProfile",
+]
 
 _LOCATIONS = {
     "BaseNeuralFeed": "dnf_django.feeds",
+    "Explanation": "dnf_django.explanations",
+    "FeedPage": "dnf_django.pages",
     "NeuralRecommendMixin": "dnf_django.mixins",
     "UserFeedProfile": "dnf_django.models",
 }

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES_POPULARITY": 100,
     "HNSW_EF_SEARCH": 100,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Items one chain of get_page cursors may show; the cursor carries their keys.
+    "PAGE_MAX_ITEMS": 1000,
     "REDIS_URL": None,
 }
 

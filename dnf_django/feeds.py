@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django.db import models
 
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
 from dnf_django.conf import feed_setting
+
+if TYPE_CHECKING:
+    from dnf_django.explanations import Explanation
+    from dnf_django.pages import FeedPage
 
 # Feed attributes whose default comes from settings, read when used.
 _SETTING_DEFAULTS = {
@@ -128,3 +132,40 @@ class BaseNeuralFeed:
             limit=limit,
             now=now,
         )
+
+    @classmethod
+    def get_page(
+        cls,
+        user: Any,
+        cursor: str | None = None,
+        limit: int = 20,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+    ) -> FeedPage:
+        """One page of the feed for infinite scroll: ``.items`` and ``.next_cursor``.
+
+        Pass the previous page's ``next_cursor`` to get the next page (``None`` means
+        the end). Within one chain of cursors no item appears twice, every page ranks
+        with the first page's clock, and likes made meanwhile already count. Pass the
+        same filters to every page of a chain. A cursor is signed and bound to this
+        feed and user: anything else raises :class:`~dnf_core.errors.InvalidCursor`.
+        """
+        from dnf_django.pages import feed_page
+
+        return feed_page(
+            cls,
+            user,
+            cursor=cursor,
+            limit=limit,
+            queryset=queryset,
+            excluded_ids=excluded_ids,
+            excluded_queryset=excluded_queryset,
+        )
+
+    @classmethod
+    def explain(cls, user: Any, item: Any, now: datetime | None = None) -> Explanation:
+        """Why ``item`` (an object or its key) scores what it does for ``user``."""
+        from dnf_django.explanations import explain
+
+        return explain(cls, user, item, now)

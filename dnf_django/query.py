@@ -9,6 +9,8 @@ profile only), and the feed query itself.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import reduce
+from operator import add
 from typing import Any
 
 from django.db.models import F, FloatField, Max, OuterRef, QuerySet, Subquery, TextField, Value
@@ -22,6 +24,9 @@ from dnf_django.conf import feed_setting
 from dnf_django.expressions import ExponentialDecay, LogScaled
 from dnf_django.models import FeedItemStat, UserFeedProfile
 from dnf_django.queryset import feed_queryset_class
+
+# The ranking signals, each in [0, 1]; ``score`` weighs them with ``weight_<name>``.
+SIGNALS = ("similarity", "freshness", "popularity")
 
 
 def profile_vector(feed_id: str, user: Any) -> Any:
@@ -58,10 +63,25 @@ def rank_feed(
 
     profile = profile_vector(spec.feed_id, user)
     now = now or timezone.now()
-    freshness, freshest_first = _freshness(feed, now)
+    _, freshest_first = _freshness(feed, now)
     ids_sql, params = candidate_ids_sql(
         spec, items, profile=profile, freshness_order=freshest_first, pools=_pools()
     )
+    ranked: QuerySet[Any] = scored(
+        items.filter(pk__in=RawSQL(ids_sql, params)), feed, profile, now
+    ).order_by("-score", "pk")[:limit]
+    ranked.__class__ = feed_queryset_class(type(ranked))
+    if profile is not None:
+        ranked.dnf_search = (  # type: ignore[attr-defined]
+            feed_setting("HNSW_ITERATIVE_SCAN"),
+            feed_setting("HNSW_EF_SEARCH"),
+        )
+    return ranked
+
+
+def scored(items: QuerySet[Any], feed: Any, profile: Any, now: datetime) -> QuerySet[Any]:
+    """``items`` annotated with ``similarity``, ``freshness``, ``popularity`` and ``score``."""
+    spec = feed.get_spec()
     similarity: Any = Value(0.0, output_field=FloatField())
     if profile is not None:
         similarity = Coalesce(
@@ -69,22 +89,12 @@ def rank_feed(
             Value(0.0),
             output_field=FloatField(),
         )
-    ranked: QuerySet[Any] = (
-        items.filter(pk__in=RawSQL(ids_sql, params))
-        .annotate(similarity=similarity, freshness=freshness, popularity=_popularity(feed, spec))
-        .annotate(
-            score=feed.get_setting("weight_similarity") * F("similarity")
-            + feed.get_setting("weight_freshness") * F("freshness")
-            + feed.get_setting("weight_popularity") * F("popularity")
-        )
-        .order_by("-score", "pk")[:limit]
+    freshness, _ = _freshness(feed, now)
+    weighted = [feed.get_setting(f"weight_{name}") * F(name) for name in SIGNALS]
+    signals = items.annotate(
+        similarity=similarity, freshness=freshness, popularity=_popularity(feed, spec)
     )
-    ranked.__class__ = feed_queryset_class(type(ranked))
-    if profile is not None:
-        ranked.dnf_search = (  # type: ignore[attr-defined]
-            feed_setting("HNSW_ITERATIVE_SCAN"),
-            feed_setting("HNSW_EF_SEARCH"),
-        )
+    ranked: QuerySet[Any] = signals.annotate(score=reduce(add, weighted))
     return ranked
 
 
