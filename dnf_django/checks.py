@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
+from django.db.models import F
+from django.db.models.expressions import OrderBy
 
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
@@ -61,7 +63,9 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="dnf_django.E003",
                 )
             )
-    if not messages:
+    for feed, spec in compiled:
+        messages += _freshness_index(feed, spec)
+    if not any(m.is_serious() for m in messages):
         for migration in pending_migrations([feed for feed, _ in compiled]):
             messages.append(
                 Warning(
@@ -72,6 +76,53 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+def _freshness_index(feed: Any, spec: FeedSpec) -> list[CheckMessage]:
+    """The freshest-items candidate pool needs an index that yields that order."""
+    name = feed.get_setting("freshness_field")
+    if not name or feed.get_setting("freshness_expression") is not None:
+        return []
+    model = feed.get_setting("content_django_model")
+    if _orders_freshest_first(model, name):
+        return []
+    field = model._meta.get_field(name)
+    hint = f"set db_index=True on {model._meta.label}.{name} and run makemigrations"
+    if field.null:
+        # A plain index read backwards gives DESC NULLS FIRST; the feed needs NULLS LAST.
+        hint = (
+            f"make {model._meta.label}.{name} NOT NULL with db_index=True, or add "
+            f"models.Index(F({name!r}).desc(nulls_last=True), name=...) to its Meta.indexes"
+        )
+    return [
+        Warning(
+            f"feed {spec.feed_id!r}: no index gives the freshest items of "
+            f"{model._meta.label} by {name!r}: every feed request would sort the whole table",
+            hint=hint,
+            obj=feed,
+            id="dnf_django.W004",
+        )
+    ]
+
+
+def _orders_freshest_first(model: Any, name: str) -> bool:
+    field = model._meta.get_field(name)
+    if not field.null and (field.db_index or field.unique or field.primary_key):
+        return True
+    for index in model._meta.indexes:
+        if index.fields:
+            if index.fields[0].lstrip("-") == name and not field.null:
+                return True
+        elif index.expressions:
+            first = index.expressions[0]
+            if (
+                isinstance(first, OrderBy)
+                and isinstance(first.expression, F)
+                and getattr(first.expression, "name", None) == name
+                and (not field.null or (first.descending and first.nulls_last))
+            ):
+                return True
+    return False
 
 
 @register(Tags.database)

@@ -117,7 +117,10 @@ def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
     decay = ExponentialDecay(
         field, now=now, half_life_hours=feed.get_setting("freshness_half_life_hours")
     )
-    return decay, F(field).desc(nulls_last=True)
+    # A plain index on a NOT NULL column, read backwards, gives DESC NULLS FIRST; asking
+    # for NULLS LAST there would make Postgres sort the whole table on every request.
+    nullable = feed.get_setting("content_django_model")._meta.get_field(field).null
+    return decay, F(field).desc(nulls_last=True) if nullable else F(field).desc()
 
 
 def _popularity(feed: Any, spec: Any) -> Any:

@@ -11,7 +11,7 @@ class Article(NeuralRecommendMixin, models.Model):
     headline = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     views = models.IntegerField(default=0)
-    published_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(default=timezone.now, db_index=True)
     saved_by = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="saved_articles", blank=True
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.core.checks import run_checks
-from django.db import connection
+from django.db import connection, models
+from django.db.models import F, Value
 from django.test import override_settings
 
 from catalog.feeds import MovieFeed
+from catalog.models import Movie
 from dnf_django.checks import check_feeds, check_installed
 
 pytestmark = pytest.mark.services
@@ -75,3 +77,25 @@ def test_duplicate_ids_and_disagreeing_shared_embeddings(monkeypatch: pytest.Mon
 
 def test_checks_run_through_django(db: None) -> None:
     assert [m for m in run_checks(databases=["default"]) if m.id.startswith("dnf_django")] == []
+
+
+def test_a_freshness_field_without_a_usable_index_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    field = Movie._meta.get_field("published_at")
+    monkeypatch.setattr(field, "db_index", False)
+    (warning,) = check_feeds()
+    assert warning.id == "dnf_django.W004" and "sort the whole table" in warning.msg
+    assert "db_index=True on catalog.Movie.published_at" in warning.hint
+    # Nullable: a plain index cannot give DESC NULLS LAST, an expression index can.
+    monkeypatch.setattr(field, "db_index", True)
+    monkeypatch.setattr(field, "null", True)
+    (warning,) = check_feeds()
+    assert warning.id == "dnf_django.W004" and "nulls_last=True" in warning.hint
+    index = models.Index(F("published_at").desc(nulls_last=True), name="movie_fresh")
+    monkeypatch.setattr(Movie._meta, "indexes", [index])
+    assert check_feeds() == []
+    # A custom freshness expression brings its own ordering: nothing to check.
+    monkeypatch.setattr(Movie._meta, "indexes", [])
+    monkeypatch.setattr(MovieFeed, "freshness_expression", Value(1.0))
+    assert check_feeds() == []

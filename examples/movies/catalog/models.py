@@ -12,7 +12,7 @@ class Movie(NeuralRecommendMixin, models.Model):
     genres = models.CharField(max_length=300, blank=True)
     tags = models.TextField(blank=True)
     movielens_id = models.IntegerField(null=True, blank=True, unique=True)
-    published_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(default=timezone.now, db_index=True)
     likes = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="liked_movies", blank=True
     )
