@@ -48,7 +48,7 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
     whether the user has a profile.
     """
     weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
-    profile = profile_vector(feed.get_spec().feed_id, user)
+    profile = profile_vector(feed, user)
     if isinstance(item, models.Model) and all(hasattr(item, name) for name in SIGNALS):
         key, signals = item.pk, {name: float(getattr(item, name)) for name in SIGNALS}
     else:

@@ -29,15 +29,35 @@ from dnf_django.queryset import feed_queryset_class
 SIGNALS = ("similarity", "freshness", "popularity")
 
 
-def profile_vector(feed_id: str, user: Any) -> Any:
-    """The user's stored profile in this feed, or None (anonymous, or no likes yet)."""
+def profile_vector(feed: Any, user: Any) -> Any:
+    """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
+
+    As upstream: a user new to a child feed starts from the parent's profile, but only
+    when both embed with the same model, so the vectors are comparable. None for
+    anonymous users and users with no likes anywhere in the chain. One query.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return (
-        UserFeedProfile.objects.filter(user_id=user.pk, feed_id=feed_id)
-        .values_list("embedding", flat=True)
-        .first()
+    chain = _profile_chain(feed)
+    rows = dict(
+        UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).values_list(
+            "feed_id", "embedding"
+        )
     )
+    return next((rows[feed_id] for feed_id in chain if feed_id in rows), None)
+
+
+def _profile_chain(feed: Any) -> list[str]:
+    spec = feed.get_spec()
+    chain = [spec.feed_id]
+    parent = feed.parent_feed
+    while parent is not None and len(chain) < 16:  # a cycle is a declaration error
+        parent_spec = parent.get_spec()
+        if parent_spec.embedding_identity != spec.embedding_identity:
+            break
+        chain.append(parent_spec.feed_id)
+        parent = parent.parent_feed
+    return chain
 
 
 def rank_feed(
@@ -61,7 +81,7 @@ def rank_feed(
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
-    profile = profile_vector(spec.feed_id, user)
+    profile = profile_vector(feed, user)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
     ids_sql, params = candidate_ids_sql(

@@ -162,3 +162,30 @@ def test_explain_takes_the_score_apart(movies: list[Movie]) -> None:
     assert "no profile" in str(anonymous)
     with pytest.raises(Movie.DoesNotExist):
         MovieFeed.explain(user, -1)
+
+
+def test_a_child_feed_starts_from_its_parents_profile(movies: list[Movie]) -> None:
+    class ChildFeed(MovieFeed):
+        feed_id = "movies_child"
+        parent_feed = MovieFeed
+
+    class OtherModelFeed(MovieFeed):
+        feed_id = "movies_other"
+        parent_feed = MovieFeed
+        embedding_model_name = "hashing-384"
+
+    user = with_profile("space ship")
+    parents = [m.pk for m in MovieFeed.get_feed(user, limit=5)]
+    # Popularity is counted per feed (the child has no counts yet); similarity is shared.
+    child = {m.pk: m.similarity for m in ChildFeed.get_feed(user, limit=5)}
+    parent = {m.pk: m.similarity for m in MovieFeed.get_feed(user, limit=45)}
+    assert child and all(child[pk] == pytest.approx(parent[pk]) for pk in child)
+    assert max(child.values()) > 0.3 and ChildFeed.explain(user, parents[0]).has_profile
+    # Vectors of another model are not comparable: no fallback.
+    assert not OtherModelFeed.explain(user, parents[0]).has_profile
+    # The child's own profile, once it has one, wins.
+    UserFeedProfile.objects.create(
+        user=user, feed_id="movies_child", embedding=vector("love paris"), updated_at=timezone.now()
+    )
+    own = ChildFeed.explain(user, parents[0]).signals["similarity"]
+    assert own != pytest.approx(MovieFeed.explain(user, parents[0]).signals["similarity"])
