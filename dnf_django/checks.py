@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from difflib import get_close_matches
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 from django.db.models import F
@@ -17,6 +19,7 @@ from django.db.models.expressions import OrderBy
 
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
+from dnf_django.conf import DEFAULTS, RULES, UPSTREAM_KEYS
 from dnf_django.migration_writer import pending_migrations
 from dnf_django.registry import registered_feeds
 
@@ -123,6 +126,41 @@ def _orders_freshest_first(model: Any, name: str) -> bool:
             ):
                 return True
     return False
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every key of ``DJANGO_NEURAL_FEED`` is known and holds a valid value."""
+    user_settings = getattr(settings, "DJANGO_NEURAL_FEED", {}) or {}
+    if not isinstance(user_settings, dict):
+        return [Error("settings.DJANGO_NEURAL_FEED must be a dict", id="dnf_django.E004")]
+    messages: list[CheckMessage] = []
+    for key, value in user_settings.items():
+        if key in UPSTREAM_KEYS:
+            messages.append(
+                Warning(
+                    f"DJANGO_NEURAL_FEED[{key!r}] is a django-neural-feed 1.x setting, ignored",
+                    hint=UPSTREAM_KEYS[key],
+                    id="dnf_django.W005",
+                )
+            )
+        elif key not in DEFAULTS:
+            close = get_close_matches(key, DEFAULTS, n=1)
+            messages.append(
+                Error(
+                    f"DJANGO_NEURAL_FEED has an unknown key {key!r}",
+                    hint=f"did you mean {close[0]!r}?" if close else f"known: {sorted(DEFAULTS)}",
+                    id="dnf_django.E004",
+                )
+            )
+        elif key in RULES and not RULES[key][0](value):
+            messages.append(
+                Error(
+                    f"DJANGO_NEURAL_FEED[{key!r}] must be {RULES[key][1]}, got {value!r}",
+                    id="dnf_django.E004",
+                )
+            )
+    return messages
 
 
 @register(Tags.database)

@@ -39,3 +39,43 @@ def feed_setting(key: str) -> Any:
     if not isinstance(user_settings, dict):
         raise ConfigurationError("settings.DJANGO_NEURAL_FEED must be a dict")
     return user_settings.get(key, DEFAULTS[key])
+
+
+# Keys of django-neural-feed 1.x that mean nothing here, and what replaces them.
+UPSTREAM_KEYS = {
+    "CELERY_ENABLED": "embedding always runs in the worker: python manage.py dnf_worker",
+    "HNSW": "the HNSW index is always used; tune HNSW_EF_SEARCH and CANDIDATES_SIMILARITY",
+    "FRESHNESS_EXPRESSION": "set freshness_field (or freshness_expression) on the feed class",
+    "POPULARITY_EXPRESSION": "popularity is counted by the worker; or set "
+    "popularity_expression on the feed class",
+}
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# What each key must hold, as (test, description); keys a feed compiles are checked
+# there, with the feed's name in the message.
+RULES: dict[str, tuple[Any, str]] = {
+    "FRESHNESS_HALF_LIFE_HOURS": (lambda v: _number(v) and v > 0, "a positive number"),
+    "DISLIKE_WEIGHT": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
+    "CANDIDATES_FRESHNESS": (_non_negative_int, "an integer >= 0"),
+    "CANDIDATES_POPULARITY": (_non_negative_int, "an integer >= 0"),
+    "HNSW_EF_SEARCH": (lambda v: _positive_int(v) and v <= 1000, "an integer in 1..1000"),
+    "HNSW_ITERATIVE_SCAN": (
+        lambda v: v in ("off", "strict_order", "relaxed_order"),
+        "'off', 'strict_order' or 'relaxed_order'",
+    ),
+    "PAGE_MAX_ITEMS": (_positive_int, "a positive integer"),
+    "REDIS_URL": (lambda v: v is None or isinstance(v, str), "a redis:// URL or None"),
+}

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
-from dnf_django.checks import check_feeds, check_installed
+from dnf_django.checks import check_feeds, check_installed, check_settings
 
 pytestmark = pytest.mark.services
 
@@ -99,3 +99,24 @@ def test_a_freshness_field_without_a_usable_index_is_reported(
     monkeypatch.setattr(Movie._meta, "indexes", [])
     monkeypatch.setattr(MovieFeed, "freshness_expression", Value(1.0))
     assert check_feeds() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "check_id", "text"),
+    [
+        ({"CELERY_ENABLED": True}, "dnf_django.W005", "dnf_worker"),
+        ({"HNSW": {"ENABLED": True}}, "dnf_django.W005", "HNSW_EF_SEARCH"),
+        ({"WIEGHT_SIMILARITY": 0.5}, "dnf_django.E004", "did you mean 'WEIGHT_SIMILARITY'?"),
+        ({"HNSW_ITERATIVE_SCAN": "fast"}, "dnf_django.E004", "'relaxed_order'"),
+        ({"PAGE_MAX_ITEMS": 0}, "dnf_django.E004", "a positive integer, got 0"),
+        ({"FRESHNESS_HALF_LIFE_HOURS": "72"}, "dnf_django.E004", "a positive number"),
+    ],
+)
+def test_settings_keys_and_values_are_checked(
+    extra: dict[str, object], check_id: str, text: str
+) -> None:
+    from django.conf import settings
+
+    with override_settings(DJANGO_NEURAL_FEED={**settings.DJANGO_NEURAL_FEED, **extra}):
+        (message,) = check_settings()
+    assert message.id == check_id and text in f"{message.msg} {message.hint}"
