@@ -6,7 +6,6 @@ and ``dnf_makemigrations``, the very commands that fix it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from difflib import get_close_matches
 from typing import Any
@@ -21,7 +20,7 @@ from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
 from dnf_django.conf import DEFAULTS, RULES, UPSTREAM_KEYS
 from dnf_django.migration_writer import pending_migrations
-from dnf_django.registry import registered_feeds
+from dnf_django.registry import installed_specs, registered_feeds
 
 FIX_MIGRATIONS = "run: python manage.py dnf_makemigrations && python manage.py migrate"
 
@@ -186,12 +185,8 @@ def check_installed(
 
 
 def _drift(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessage]:
+    installed = installed_specs(alias)
     with connections[alias].cursor() as cur:
-        cur.execute("SELECT feed_id, spec FROM dnf_feed")
-        installed = {
-            feed_id: FeedSpec.from_dict(json.loads(spec) if isinstance(spec, str) else spec)
-            for feed_id, spec in cur.fetchall()
-        }
         cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dnf\\_%%'")
         triggers = {row[0] for row in cur.fetchall()}
     messages: list[CheckMessage] = []

@@ -80,3 +80,30 @@ class FeedItemStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id}:{self.item_key} ({self.interactions})"
+
+
+class Backfill(models.Model):
+    """How far ``dnf_backfill`` has walked one feed's items or interactions.
+
+    The walk goes in key order and records its position after every batch, so an
+    interrupted backfill resumes where it stopped.
+    """
+
+    feed_id = models.CharField(max_length=64)
+    phase = models.CharField(max_length=16)  # "items" or "interactions"
+    last_key = models.TextField(null=True, blank=True)
+    scanned = models.BigIntegerField(default=0)
+    queued = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dnf_backfill"
+        constraints = [
+            models.UniqueConstraint(fields=["feed_id", "phase"], name="dnf_backfill_feed_phase")
+        ]
+
+    def __str__(self) -> str:
+        state = "done" if self.finished_at else f"at {self.last_key!r}"
+        return f"{self.feed_id} {self.phase}: {self.scanned} scanned, {state}"

@@ -1,12 +1,16 @@
-"""The feed classes named in ``DJANGO_NEURAL_FEED["FEEDS"]``."""
+"""The feed classes named in ``DJANGO_NEURAL_FEED["FEEDS"]``, and the specs installed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.db import connections
 from django.utils.module_loading import import_string
 
 from dnf_core.errors import ConfigurationError
+from dnf_core.spec import FeedSpec
+from dnf_core.sqlfiles import load_sql
 from dnf_django.conf import feed_setting
 
 
@@ -28,3 +32,14 @@ def registered_feeds() -> list[Any]:
             )
         feeds.append(feed)
     return feeds
+
+
+def installed_specs(using: str = "default") -> dict[str, FeedSpec]:
+    """The specs in the database's feed registry: what the triggers and workers act on."""
+    with connections[using].cursor() as cur:
+        cur.execute(load_sql("queries/registry_specs"))
+        rows = cur.fetchall()
+    return {
+        feed_id: FeedSpec.from_dict(json.loads(spec) if isinstance(spec, str) else spec)
+        for feed_id, spec in rows
+    }

@@ -1,0 +1,22 @@
+-- One bounded batch of a backfill: the next %(batch)s items after %(after)s in key
+-- order, and an outbox event for those whose stored hash does not match their text
+-- and model. Walking the primary key keeps each statement short and lock-free for
+-- writers (plain reads and one INSERT); %(first)s starts the walk.
+WITH scanned AS (
+    SELECT c.{key} AS key,
+           c.{embedding_hash} IS DISTINCT FROM md5(%(identity)s || E'\n' || {text}) AS stale
+    FROM {table} c
+    WHERE c.{key} > %(after)s OR %(first)s
+    ORDER BY c.{key}
+    LIMIT %(batch)s
+), queued AS (
+    INSERT INTO dnf_outbox (feed_id, kind, item_keys)
+    SELECT %(feed_id)s, 'item', array_agg(key::text ORDER BY key)
+    FROM scanned
+    WHERE stale
+    HAVING count(*) > 0
+    RETURNING cardinality(item_keys) AS queued
+)
+SELECT (SELECT max(key)::text FROM scanned) AS last_key,
+       (SELECT count(*) FROM scanned) AS scanned,
+       coalesce((SELECT queued FROM queued), 0) AS queued
