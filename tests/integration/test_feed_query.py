@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
+from django.db.models import Case, Count, FloatField, Value, When
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -172,3 +173,25 @@ def test_two_stages_find_what_a_full_scan_finds_even_under_filters(
     assert np.mean(recalls) >= 0.95, recalls
     plan = MovieFeed.get_feed(user, queryset=Movie.objects.filter(genres="Drama")).explain()
     assert ("dnf_hnsw" in plan or "dnf_movies_hnsw" in plan) == force_index, plan
+
+
+def test_custom_expressions_replace_the_built_in_signals(
+    catalog: dict[str, Movie], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Upstream's README style: popularity from a live Count, freshness by hand.
+    user = with_profile("space ships")
+    for liker in range(3):
+        User.objects.create(username=f"liker{liker}").liked_movies.add(catalog["old"])
+    monkeypatch.setattr(
+        MovieFeed, "popularity_expression", Count("likes", output_field=FloatField()) / 3.0
+    )
+    monkeypatch.setattr(
+        MovieFeed,
+        "freshness_expression",
+        Case(When(title="old", then=Value(1.0)), default=Value(0.0), output_field=FloatField()),
+    )
+    feed = {m.title: m for m in MovieFeed.get_feed(user, limit=4)}
+    assert feed["old"].popularity == pytest.approx(1.0) and feed["old"].freshness == 1.0
+    assert feed["love"].popularity == 0.0 and feed["love"].freshness == 0.0
+    old = feed["old"]
+    assert old.score == pytest.approx(0.6 * old.similarity + 0.2 + 0.2)
