@@ -30,9 +30,7 @@ def old_data(hashing_encoder: None) -> Iterator[tuple[list[User], list[Movie]]]:
             cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
     try:
         users = [User.objects.create(username=f"old{i}") for i in range(3)]
-        movies = Movie.objects.bulk_create(
-            Movie(title=f"film {i} topic{i % 4}") for i in range(23)
-        )
+        movies = Movie.objects.bulk_create(Movie(title=f"film {i} topic{i % 4}") for i in range(23))
         for n, user in enumerate(users):
             user.liked_movies.add(*movies[n : n + 6])
     finally:
