@@ -42,6 +42,7 @@ from django.db.models import Count, ExpressionWrapper, F, FloatField, Value  # n
 from django.db.models.functions import Cast, Extract, Ln, Now  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django_neural_feed.conf import DEFAULT_CONFIG  # noqa: E402
+from errorcount import ErrorCount  # noqa: E402
 from posts.feeds import PostFeed  # noqa: E402
 
 
@@ -65,20 +66,6 @@ class ReadmePostFeedHnsw(ReadmePostFeed):
 
 
 FEEDS = {"off": ReadmePostFeed, "on": ReadmePostFeedHnsw}
-
-
-class _ErrorCount(logging.Handler):
-    """Upstream logs and swallows its errors (a failed profile read = a cold feed)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-        self.first: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-        if self.first is None:
-            self.first = record.getMessage()[:300]
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -129,7 +116,7 @@ def _time(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(config: dict[str, Any]) -> dict[str, Any]:
-    errors = _ErrorCount()
+    errors = ErrorCount()
     logging.getLogger("django_neural_feed").addHandler(errors)
     if config["action"] == "migrate":
         call_command("migrate", verbosity=0)

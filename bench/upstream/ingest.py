@@ -41,6 +41,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_neural_feed import signals as upstream_signals  # noqa: E402
 from django_neural_feed.conf import app_settings  # noqa: E402
+from errorcount import ErrorCount  # noqa: E402
 from posts.models import Post  # noqa: E402
 
 Item = tuple[str, str]  # (title, content): get_ready_text() joins them with a space
@@ -80,20 +81,6 @@ def _join_started() -> list[_TimedThread]:
     for thread in threads:
         thread.join()
     return threads
-
-
-class _ErrorCount(logging.Handler):
-    """Upstream logs and swallows (or re-raises) its errors; count them so failures show."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-        self.first: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-        if self.first is None:
-            self.first = record.getMessage()[:300]
 
 
 def _save_one_by_one(items: list[Item]) -> float:
@@ -163,7 +150,7 @@ def _warm_up(items: list[Item]) -> float:
 
 
 def main(config: dict[str, Any]) -> dict[str, Any]:
-    errors = _ErrorCount()
+    errors = ErrorCount()
     logging.getLogger("django_neural_feed").addHandler(errors)
     _record_upstream_threads()
     call_command("migrate", verbosity=0)
