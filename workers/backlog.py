@@ -37,8 +37,12 @@ def measure_backlog(conn: psycopg.Connection[Any], broker: redis.Redis) -> Backl
     """Count both; a read-only snapshot, safe to call from any process."""
     row = conn.execute(load_sql("queries/outbox_count")).fetchone()
     outbox = int(row[0]) if row else 0
+    return Backlog(outbox=outbox, messages=pending_messages(broker))
+
+
+def pending_messages(broker: redis.Redis) -> int:
+    """Messages enqueued or waiting for a retry and not yet acknowledged, all feeds."""
     pipe = broker.pipeline()
     for key in _MESSAGE_HASHES:
         pipe.hlen(key)
-    messages = sum(int(n) for n in pipe.execute())
-    return Backlog(outbox=outbox, messages=messages)
+    return sum(int(n) for n in pipe.execute())
