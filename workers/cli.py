@@ -54,11 +54,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="broker commands per million that look for dead workers (default 1000)",
     )
     parser.add_argument(
+        "--backfill",
+        type=_boolean,
+        default=True,
+        help="at start, queue rows that predate a feed whose backfill never finished "
+        "(default yes; 'no' leaves it to manage.py dnf_backfill)",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=2.0,
         help="seconds between outbox polls when no NOTIFY arrives (default 2)",
     )
+
+
+def _boolean(value: str) -> bool:
+    words = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+    try:
+        return words[value.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {value!r}") from None
 
 
 def serve(config: WorkerConfig) -> None:
@@ -97,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             max_retries=args.max_retries,
             heartbeat_timeout=args.heartbeat_timeout,
             maintenance_chance=args.maintenance_chance,
+            backfill=args.backfill,
         )
         serve(config)
     except NeuralFeedError as exc:

@@ -35,6 +35,8 @@ class WorkerConfig:
     # broker commands, out of a million.
     heartbeat_timeout: float = 60.0
     maintenance_chance: int = 1000
+    # Relays backfill feeds whose backfill never finished when they start.
+    backfill: bool = True
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -8,6 +8,7 @@ import threading
 import dramatiq
 
 from workers.actors import declare_actors
+from workers.backfill import backfill_unfinished
 from workers.broker import make_broker
 from workers.config import Mode, WorkerConfig
 from workers.database import ThreadConnections
@@ -62,6 +63,15 @@ class WorkerProcess:
             )
             self._relay_thread.start()
             logger.info("relay running, polling every %.1fs", self.config.poll_interval)
+            if self.config.backfill:
+                # Rows that predate a feed reach the pipeline without anyone running a
+                # command; feeds whose backfill finished are skipped in one query.
+                threading.Thread(
+                    target=backfill_unfinished,
+                    args=(self.config.database_url, self._stop),
+                    name="dnf-backfill",
+                    daemon=True,
+                ).start()
 
     def request_stop(self) -> None:
         """Ask :meth:`wait` to return; safe to call from a signal handler."""

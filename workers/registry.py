@@ -40,6 +40,12 @@ class FeedRegistry:
                     "run dnf_makemigrations and migrate"
                 ) from None
 
+    def all(self, conn: psycopg.Connection[Any]) -> list[FeedSpec]:
+        """Every installed spec, freshly read, in feed id order."""
+        with self._lock:
+            self._reload(conn)
+            return [self._specs[feed_id] for feed_id in sorted(self._specs)]
+
     def _reload(self, conn: psycopg.Connection[Any]) -> None:
         with conn.cursor() as cur:
             rows = cur.execute(load_sql("queries/registry_specs")).fetchall()

@@ -1,4 +1,5 @@
-"""dnf_backfill: rows written before the feed existed reach vectors, profiles and counts."""
+"""Backfill: rows written before the feed existed reach vectors, profiles and counts,
+by the workers on their own at start, or by ``manage.py dnf_backfill``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from catalog.feeds import MovieFeed
 from catalog.models import Movie
-from dnf_django.backfill import Progress, backfill
 from dnf_django.models import Backfill, FeedItemStat, UserFeedProfile
+from dnf_django.registry import installed_specs
 from tests.conftest import wait_until
+from workers.backfill import Progress, backfill
+from workers.database import connect
 
 pytestmark = pytest.mark.services
 
@@ -42,15 +44,8 @@ def old_data(hashing_encoder: None) -> Iterator[tuple[list[User], list[Movie]]]:
     yield users, movies
 
 
-def test_backfill_builds_embeddings_profiles_and_counts(
-    old_data: tuple[list[User], list[Movie]], start_worker: Callable[..., object]
-) -> None:
-    users, movies = old_data
-    start_worker()
-    out = io.StringIO()
-    call_command("dnf_backfill", "--feed", "movies", "--batch", "5", stdout=out)
-    assert "movies items: 23 scanned, 23 queued" in out.getvalue()
-    assert "movies interactions: 18 scanned, 18 queued" in out.getvalue()
+def wait_for_everything(users: list[User], movies: list[Movie]) -> None:
+    """Every movie embedded, every profile exact, every count right."""
     wait_until(
         lambda: not Movie.objects.filter(embedding__isnull=True).exists(), what="all embedded"
     )
@@ -72,17 +67,39 @@ def test_backfill_builds_embeddings_profiles_and_counts(
         wait_until(exact, what=f"profile of {user.username}")
     assert FeedItemStat.objects.get(feed_id="movies", item_key=str(movies[5].pk)).interactions == 3
 
-    # Finished: a second run has nothing left; a restart finds every item up to date.
-    out = io.StringIO()
-    call_command("dnf_backfill", stdout=out)
-    assert "movies items: 23 scanned, 23 queued" in out.getvalue()  # the recorded totals
+
+def test_workers_backfill_by_themselves_when_they_start(
+    old_data: tuple[list[User], list[Movie]], start_worker: Callable[..., object]
+) -> None:
+    start_worker()
+    wait_for_everything(*old_data)
+    wait_until(
+        lambda: Backfill.objects.filter(feed_id="movies", finished_at__isnull=False).count() == 2,
+        what="both phases recorded as finished",
+    )
+    # Every item is up to date now: walking again queues none of them.
     out = io.StringIO()
     call_command("dnf_backfill", "--feed", "movies", "--restart", stdout=out)
     assert "movies items: 23 scanned, 0 queued" in out.getvalue()
 
 
+def test_the_command_backfills_when_workers_do_not(
+    old_data: tuple[list[User], list[Movie]], start_worker: Callable[..., object]
+) -> None:
+    start_worker(backfill=False)
+    out = io.StringIO()
+    call_command("dnf_backfill", "--feed", "movies", "--batch", "5", stdout=out)
+    assert "movies items: 23 scanned, 23 queued" in out.getvalue()
+    assert "movies interactions: 18 scanned, 18 queued" in out.getvalue()
+    wait_for_everything(*old_data)
+    # Finished: a second run has nothing left to walk and reports the recorded totals.
+    out = io.StringIO()
+    call_command("dnf_backfill", stdout=out)
+    assert "movies items: 23 scanned, 23 queued" in out.getvalue()
+
+
 def test_an_interrupted_backfill_resumes_where_it_stopped(
-    old_data: tuple[list[User], list[Movie]],
+    old_data: tuple[list[User], list[Movie]], clean_pipeline: str
 ) -> None:
     class Interrupted(Exception):
         pass
@@ -91,14 +108,17 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
         if progress.scanned == 10:
             raise Interrupted
 
+    spec = installed_specs()["movies"]
+    conn = connect(clean_pipeline, autocommit=True)
     with pytest.raises(Interrupted):
-        backfill(MovieFeed, batch=5, report=stop_after_two_batches)
+        backfill(conn, spec, batch=5, report=stop_after_two_batches)
     state = Backfill.objects.get(feed_id="movies", phase="items")
     assert (state.scanned, state.finished_at) == (10, None)
     assert state.last_key == str(sorted(m.pk for m in old_data[1])[9])
 
     seen: list[Progress] = []
-    finals = backfill(MovieFeed, batch=5, report=seen.append)
+    finals = backfill(conn, spec, batch=5, report=seen.append)
+    conn.close()
     assert [(f.phase, f.scanned, f.total, f.done) for f in finals] == [
         ("items", 23, 23, True),
         ("interactions", 18, 18, True),
@@ -109,8 +129,8 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
         assert cur.fetchone() == (23,)  # every item queued exactly once
 
 
-def test_bad_arguments_are_refused(db: None) -> None:
+def test_bad_arguments_are_refused(clean_pipeline: str) -> None:
     with pytest.raises(CommandError, match="unknown feed"):
         call_command("dnf_backfill", "--feed", "nope")
-    with pytest.raises(ValueError, match="batch"):
-        backfill(MovieFeed, batch=0)
+    with pytest.raises(CommandError, match="batch must be a positive integer"):
+        call_command("dnf_backfill", "--feed", "movies", "--batch", "0")

@@ -17,6 +17,7 @@ def test_every_config_field_round_trips_through_the_command_line() -> None:
         max_retries=0,
         heartbeat_timeout=5.0,
         maintenance_chance=1_000_000,
+        backfill=False,
     )
     args = build_parser().parse_args(worker_command(config)[3:])
     assert (
@@ -45,3 +46,12 @@ def test_environment_supplies_urls(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_settings_are_refused(change: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         WorkerConfig(**({"database_url": "dbname=x"} | change))
+
+
+def test_backfill_takes_yes_or_no() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--backfill", "no"]).backfill is False
+    assert parser.parse_args(["--backfill", "YES"]).backfill is True
+    assert parser.parse_args([]).backfill is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--backfill", "maybe"])

@@ -9,20 +9,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from dnf_core.errors import NeuralFeedError
-from dnf_django.backfill import Progress, backfill
-from dnf_django.registry import registered_feeds
+from dnf_django.endpoints import database_url
+from dnf_django.registry import installed_specs, registered_feeds
+from workers.backfill import DEFAULT_BATCH, Progress, backfill, feed_lock
+from workers.database import connect
 
 
 class Command(BaseCommand):
     help = (
         "Queue every existing item whose embedding is missing or stale, and every "
         "interaction, so running workers build embeddings, profiles and counts. "
-        "Resumable: an interrupted run continues where it stopped."
+        "Resumable: an interrupted run continues where it stopped. Workers also run it "
+        "by themselves at start for feeds whose backfill never finished."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--feed", action="append", help="only this feed id (repeatable)")
-        parser.add_argument("--batch", type=int, default=2000, help="rows per statement")
+        parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="rows per statement")
         parser.add_argument("--restart", action="store_true", help="walk from the start again")
         parser.add_argument("--database", default="default", help="DATABASES alias")
 
@@ -48,14 +51,26 @@ class Command(BaseCommand):
                 bar.update(progress.scanned - bar.n)
                 bar.set_postfix(queued=progress.queued, refresh=False)
 
+            spec = installed_specs(options["database"]).get(feed_id)
+            if spec is None:
+                raise CommandError(f"feed {feed_id!r} is not installed: run manage.py migrate")
             try:
-                finals = backfill(
-                    feeds[feed_id],
-                    batch=options["batch"],
-                    restart=options["restart"],
-                    using=options["database"],
-                    report=report,
-                )
+                with (
+                    connect(database_url(options["database"]), autocommit=True) as conn,
+                    feed_lock(conn, feed_id) as locked,
+                ):
+                    if not locked:
+                        raise CommandError(
+                            f"feed {feed_id!r} is being backfilled by a worker right now; "
+                            "python manage.py dnf_status shows its progress"
+                        )
+                    finals = backfill(
+                        conn,
+                        spec,
+                        batch=options["batch"],
+                        restart=options["restart"],
+                        report=report,
+                    )
             except (NeuralFeedError, ValueError) as exc:
                 raise CommandError(str(exc)) from exc
             finally:

@@ -38,6 +38,7 @@ class Command(BaseCommand):
                     max_retries=options["max_retries"],
                     heartbeat_timeout=options["heartbeat_timeout"],
                     maintenance_chance=options["maintenance_chance"],
+                    backfill=options["backfill"],
                 )
             )
         except NeuralFeedError as exc:
