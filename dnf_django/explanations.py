@@ -9,6 +9,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from dnf_core.spec import FeedSpec
 from dnf_django.query import SIGNALS, profile_vector, scored
 
 
@@ -48,12 +49,13 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
     whether the user has a profile.
     """
     weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
-    profile = profile_vector(feed, user)
+    spec = feed.get_spec()
+    profile = profile_vector(feed, spec, user)
     if isinstance(item, models.Model) and all(hasattr(item, name) for name in SIGNALS):
         key, signals = item.pk, {name: float(getattr(item, name)) for name in SIGNALS}
     else:
         key = item.pk if isinstance(item, models.Model) else item
-        signals = _score_one(feed, profile, key, now or timezone.now())
+        signals = _score_one(feed, spec, profile, key, now or timezone.now())
     contributions = {name: weights[name] * signals[name] for name in SIGNALS}
     return Explanation(
         item_key=key,
@@ -65,9 +67,12 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
     )
 
 
-def _score_one(feed: Any, profile: Any, key: Any, now: datetime) -> dict[str, float]:
+def _score_one(
+    feed: Any, spec: FeedSpec, profile: Any, key: Any, now: datetime
+) -> dict[str, float]:
     model = feed.get_setting("content_django_model")
-    row = scored(model._default_manager.filter(pk=key), feed, profile, now).values(*SIGNALS).first()
+    one = model._default_manager.filter(pk=key)
+    row = scored(one, feed, spec, profile, now).values(*SIGNALS).first()
     if row is None:
         raise model.DoesNotExist(f"{model.__name__} with key {key!r} does not exist")
     return {name: float(row[name]) for name in SIGNALS}

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
+from dnf_core.spec import FeedSpec
 from dnf_django.candidates import CandidatePools, candidate_ids_sql
 from dnf_django.conf import feed_setting
 from dnf_django.expressions import ExponentialDecay, LogScaled
@@ -29,7 +30,7 @@ from dnf_django.queryset import feed_queryset_class
 SIGNALS = ("similarity", "freshness", "popularity")
 
 
-def profile_vector(feed: Any, user: Any) -> Any:
+def profile_vector(feed: Any, spec: FeedSpec, user: Any) -> Any:
     """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
 
     As upstream: a user new to a child feed starts from the parent's profile, but only
@@ -38,7 +39,7 @@ def profile_vector(feed: Any, user: Any) -> Any:
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    chain = _profile_chain(feed)
+    chain = _profile_chain(feed, spec)
     rows = dict(
         UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).values_list(
             "feed_id", "embedding"
@@ -47,8 +48,7 @@ def profile_vector(feed: Any, user: Any) -> Any:
     return next((rows[feed_id] for feed_id in chain if feed_id in rows), None)
 
 
-def _profile_chain(feed: Any) -> list[str]:
-    spec = feed.get_spec()
+def _profile_chain(feed: Any, spec: FeedSpec) -> list[str]:
     chain = [spec.feed_id]
     parent = feed.parent_feed
     while parent is not None and len(chain) < 16:  # a cycle is a declaration error
@@ -81,14 +81,14 @@ def rank_feed(
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
-    profile = profile_vector(feed, user)
+    profile = profile_vector(feed, spec, user)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
     ids_sql, params = candidate_ids_sql(
         spec, items, profile=profile, freshness_order=freshest_first, pools=_pools()
     )
     ranked: QuerySet[Any] = scored(
-        items.filter(pk__in=RawSQL(ids_sql, params)), feed, profile, now
+        items.filter(pk__in=RawSQL(ids_sql, params)), feed, spec, profile, now
     ).order_by("-score", "pk")[:limit]
     ranked.__class__ = feed_queryset_class(type(ranked))
     if profile is not None:
@@ -99,9 +99,10 @@ def rank_feed(
     return ranked
 
 
-def scored(items: QuerySet[Any], feed: Any, profile: Any, now: datetime) -> QuerySet[Any]:
+def scored(
+    items: QuerySet[Any], feed: Any, spec: FeedSpec, profile: Any, now: datetime
+) -> QuerySet[Any]:
     """``items`` annotated with ``similarity``, ``freshness``, ``popularity`` and ``score``."""
-    spec = feed.get_spec()
     similarity: Any = Value(0.0, output_field=FloatField())
     if profile is not None:
         similarity = Coalesce(
