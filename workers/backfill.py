@@ -92,6 +92,12 @@ def _load(
     return Progress(feed_id, phase, scanned, max(total, scanned), queued, done, last_key)
 
 
+def _finished(conn: psycopg.Connection[Any], feed_id: str, phase: str) -> bool:
+    params = {"feed_id": feed_id, "phase": phase}
+    row = conn.execute(load_sql("queries/backfill_state"), params).fetchone()
+    return bool(row and row[3])
+
+
 def _step(conn: psycopg.Connection[Any], spec: FeedSpec, state: Progress, batch: int) -> Progress:
     params = {
         "feed_id": spec.feed_id,
@@ -151,6 +157,9 @@ def backfill_unfinished(database_url: str, stop: threading.Event) -> None:
 
 
 def _backfill_locked(conn: psycopg.Connection[Any], spec: FeedSpec, stop: threading.Event) -> None:
+    # Most starts find every backfill finished: check that before counting the tables.
+    if all(_finished(conn, spec.feed_id, phase) for phase in PHASES):
+        return
     with feed_lock(conn, spec.feed_id) as locked:
         if not locked:
             return
