@@ -27,16 +27,21 @@ class DdlVersions:
 
     triggers: int = 1
     index: int = 1
+    # 0: installed before feeds had rank vectors.
+    rank: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"triggers": self.triggers, "index": self.index}
+        return {"triggers": self.triggers, "index": self.index, "rank": self.rank}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=2, index=2)
+CURRENT = DdlVersions(triggers=2, index=2, rank=1)
+
+# Rank vectors: the embedding plus freshness, popularity and a slack coordinate.
+RANK_EXTRA_DIMENSIONS = 3
 
 
 def _function(spec: FeedSpec, side: str, versions: DdlVersions) -> str:
@@ -123,6 +128,41 @@ def _drop_index(spec: FeedSpec, versions: DdlVersions) -> str:
     )
 
 
+def rank_index_name(spec: FeedSpec) -> str:
+    """Name of the partial HNSW index over ``spec``'s rows of ``dnf_item_rank``."""
+    return f"dnf_rank_{spec.feed_id}"
+
+
+def _rank_parts(spec: FeedSpec) -> tuple[Any, ...]:
+    # What the rank rows and their index depend on: a change rebuilds them.
+    return (spec.dimension, spec.freshness_column, spec.freshness_half_life_hours)
+
+
+def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    if versions.rank == 0:
+        return []
+    return [
+        render_sql(
+            f"indexes/rank_v{versions.rank}",
+            index=quote_identifier(rank_index_name(spec)),
+            dimension=str(spec.dimension + RANK_EXTRA_DIMENSIONS),
+            feed_literal=quote_literal(spec.feed_id),
+        )
+    ]
+
+
+def _drop_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    if versions.rank == 0:
+        return []
+    return [
+        render_sql(
+            f"indexes/rank_drop_v{versions.rank}",
+            index=quote_identifier(rank_index_name(spec)),
+            feed_literal=quote_literal(spec.feed_id),
+        )
+    ]
+
+
 def _register(spec: FeedSpec) -> str:
     return render_sql(
         "registry/register_v1",
@@ -133,16 +173,28 @@ def _register(spec: FeedSpec) -> str:
 
 
 def install_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
-    """SQL that installs ``spec``'s capture triggers, its HNSW index and its registry row."""
+    """SQL that installs ``spec``'s capture triggers, its indexes and its registry row."""
     return "\n".join(
-        [*_create_triggers(spec, versions), _create_index(spec, versions), _register(spec)]
+        [
+            *_create_triggers(spec, versions),
+            _create_index(spec, versions),
+            *_create_rank(spec, versions),
+            _register(spec),
+        ]
     )
 
 
 def uninstall_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
     """SQL that removes everything :func:`install_sql` created with ``versions``."""
     unregister = render_sql("registry/unregister_v1", feed_literal=quote_literal(spec.feed_id))
-    return "\n".join([*_drop_triggers(spec, versions), _drop_index(spec, versions), unregister])
+    return "\n".join(
+        [
+            *_drop_triggers(spec, versions),
+            _drop_index(spec, versions),
+            *_drop_rank(spec, versions),
+            unregister,
+        ]
+    )
 
 
 def change_sql(
@@ -158,5 +210,7 @@ def change_sql(
     new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))
     if old_index != new_index:
         parts += [_drop_index(old, old_versions), _create_index(new, new_versions)]
+    if (old_versions.rank, _rank_parts(old)) != (new_versions.rank, _rank_parts(new)):
+        parts += [*_drop_rank(old, old_versions), *_create_rank(new, new_versions)]
     parts.append(_register(new))
     return "\n".join(parts)

@@ -27,6 +27,7 @@ class TaskKind(StrEnum):
     EMBED = "embed"
     PROFILES = "profiles"
     POPULARITY = "popularity"
+    RANK = "rank"
     RESET = "reset"
 
 
@@ -81,7 +82,7 @@ class Task:
 class BatchLimits:
     """How much work one message may carry.
 
-    ``embed``, ``profiles`` and ``popularity`` bound the keys per message. An
+    ``embed``, ``profiles``, ``popularity`` and ``rank`` bound the keys per message. An
     embedding message is encoded ``encode_batch`` texts at a time and stops after
     ``embed_seconds``, well under Dramatiq's 60 s heartbeat timeout, sending the
     rest back to the queue. By default a message is one encoder call: the encoder
@@ -93,6 +94,7 @@ class BatchLimits:
     embed: int = 256
     profiles: int = 200
     popularity: int = 500
+    rank: int = 500
     encode_batch: int = 256
     embed_seconds: float = 20.0
 
@@ -102,6 +104,7 @@ class BatchLimits:
             TaskKind.EMBED: self.embed,
             TaskKind.PROFILES: self.profiles,
             TaskKind.POPULARITY: self.popularity,
+            TaskKind.RANK: self.rank,
         }.get(task.kind)
         if size is None:
             return [task]

@@ -27,6 +27,9 @@ def _fragments(spec: FeedSpec) -> dict[str, str]:
         "interaction_key": quote_identifier(spec.interaction_key_column),
         "value": quote_identifier(spec.interaction_value_column or "value"),
         "user_key_type": spec.user_key_type,
+        "freshness": (
+            f"c.{quote_identifier(spec.freshness_column)}" if spec.freshness_column else "NULL"
+        ),
     }
 
 

@@ -58,6 +58,8 @@ class FeedSpec:
     embedding_column: str = "embedding"
     embedding_hash_column: str = "embedding_hash"
     freshness_column: str | None = None
+    # Rank vectors store freshness relative to this half-life.
+    freshness_half_life_hours: float = 72.0
     # The interaction table's primary key: breaks ties between equal order values.
     interaction_key_column: str = "id"
     # Interactions whose value here is negative are dislikes, zero is neutral.
@@ -93,6 +95,12 @@ class FeedSpec:
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigurationError(
                 f"feed {self.feed_id!r}: dislike_weight must be a number >= 0, got {weight!r}"
+            )
+        half_life = self.freshness_half_life_hours
+        if isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0:
+            raise ConfigurationError(
+                f"feed {self.feed_id!r}: freshness_half_life_hours must be a number > 0, "
+                f"got {half_life!r}"
             )
         for name in ("dimension", "window"):
             value = getattr(self, name)

@@ -149,6 +149,7 @@ def compile_spec(feed: Any) -> FeedSpec:
         embedding_column=_column(embedding),
         embedding_hash_column=_column(embedding_hash),
         freshness_column=freshness,
+        freshness_half_life_hours=feed.get_setting("freshness_half_life_hours"),
         interaction_value_column=value,
         dislike_weight=feed.get_setting("dislike_weight"),
         weights=Weights(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from pgvector.django import VectorField
+from pgvector.django import HalfVectorField, VectorField
 
 
 class UserFeedProfile(models.Model):
@@ -107,3 +107,57 @@ class Backfill(models.Model):
     def __str__(self) -> str:
         state = "done" if self.finished_at else f"at {self.last_key!r}"
         return f"{self.feed_id} {self.phase}: {self.scanned} scanned, {state}"
+
+
+class ItemRank(models.Model):
+    """An item's rank vector in one feed: what stage one of the feed query searches.
+
+    ``rank = [embedding, a·freshness, a·popularity, slack]``, so that one inner
+    product with ``[w_s·profile, w_f/a·decay(now), w_p/a·scale, 0]`` is the hybrid
+    score; ``slack`` gives every rank vector the same norm, so the HNSW index over
+    them answers maximum-inner-product queries. Maintained by the workers from the
+    embedding, the freshness field and the interaction count; see
+    ``sql/queries/rank_refresh.sql``.
+    """
+
+    feed_id = models.CharField(max_length=64)
+    item_key = models.TextField()
+    # No fixed dimension: feeds with different models share this table; each feed's
+    # partial index casts to its own.
+    rank = HalfVectorField()
+    # The coordinates before scaling, kept so a rebase finds the rows it must redo.
+    fresh = models.FloatField()
+    pop = models.FloatField()
+
+    class Meta:
+        db_table = "dnf_item_rank"
+        constraints = [
+            models.UniqueConstraint(fields=["feed_id", "item_key"], name="dnf_item_rank_feed_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}:{self.item_key}"
+
+
+class RankState(models.Model):
+    """The reference points a feed's rank vectors were computed against.
+
+    Freshness is stored as ``2^((t - t0)/half-life)`` and popularity as
+    ``ln(1+n)/log_scale``; the query scales its own coordinates by the same values,
+    so the product is exact whatever ``t0`` is. The workers move ``t0`` and
+    ``log_scale`` forward (a rebase) when new coordinates outgrow the range the index
+    was built for.
+    """
+
+    feed_id = models.CharField(max_length=64, primary_key=True)
+    t0 = models.DateTimeField()
+    half_life_s = models.FloatField()
+    log_scale = models.FloatField()
+    coord_scale = models.FloatField()
+    rebased_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "dnf_rank_state"
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} (t0 {self.t0:%Y-%m-%d %H:%M})"

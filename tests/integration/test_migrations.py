@@ -30,7 +30,7 @@ def test_a_changed_spec_gets_a_migration_that_swaps_the_sql(
     (migration,) = pending_migrations([MovieFeed])
     new = migration.spec
     assert new.text_columns == ("title",) and new.fingerprint != old.fingerprint
-    assert migration.name == "0006_dnf_movies"
+    assert migration.name == "0007_dnf_movies"
     namespace: dict[str, object] = {}
     exec(compile(migration.source, migration.name, "exec"), namespace)  # it is valid Python
     (operation,) = namespace["Migration"].operations  # type: ignore[attr-defined]
@@ -111,7 +111,12 @@ def test_feeds_installed_with_older_templates_get_an_upgrade_migration() -> None
     first = loader.disk_migrations[("catalog", "0002_dnf_movies")]
     assert "ddl" not in first.dnf_feed
     upgrade = loader.disk_migrations[("catalog", "0004_dnf_movies")]
-    assert DdlVersions.from_dict(upgrade.dnf_feed["ddl"]) == CURRENT
+    assert DdlVersions.from_dict(upgrade.dnf_feed["ddl"]) == DdlVersions(2, 2, rank=0)
+    # Rank vectors came later, as one more upgrade that adds them and nothing else.
+    ranks = loader.disk_migrations[("catalog", "0006_dnf_movies")]
+    assert DdlVersions.from_dict(ranks.dnf_feed["ddl"]) == CURRENT
+    assert "dnf_rank_movies" in ranks.operations[0].sql
+    assert "dnf_hnsw_catalog_movie_embedding" not in ranks.operations[0].sql
     spec, versions = installed_spec(loader, "catalog", "movies")
     assert versions == CURRENT and spec.fingerprint == MovieFeed.get_spec().fingerprint
     assert "dnf_movies_content_v2" in install_sql(spec)

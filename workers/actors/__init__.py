@@ -11,16 +11,25 @@ from dnf_core.events import TaskKind
 from workers.actors.embed import embed_items
 from workers.actors.popularity import recount_popularity
 from workers.actors.profiles import refresh_profiles
+from workers.actors.rank import refresh_ranks
 from workers.actors.reset import reset_feed
 from workers.dispatch import actor_name, queue_for
 from workers.runtime import Runtime
 
-__all__ = ["declare_actors", "embed_items", "recount_popularity", "refresh_profiles", "reset_feed"]
+__all__ = [
+    "declare_actors",
+    "embed_items",
+    "recount_popularity",
+    "refresh_profiles",
+    "refresh_ranks",
+    "reset_feed",
+]
 
 _HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
     TaskKind.EMBED: embed_items,
     TaskKind.PROFILES: refresh_profiles,
     TaskKind.POPULARITY: recount_popularity,
+    TaskKind.RANK: refresh_ranks,
     TaskKind.RESET: reset_feed,
 }
 

@@ -15,6 +15,7 @@ from dnf_core.errors import EncoderError
 from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
+from workers.actors.rank import rebase, write_ranks
 from workers.failures import clear_failures, record_failures
 from workers.runtime import Runtime
 
@@ -51,6 +52,13 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
             feed_query("items_text", spec), {"keys": keys, "identity": spec.embedding_identity}
         ).fetchall()
     items = [Item(key, text, md5) for key, text, md5 in rows]
+    # Items already embedded (or deleted) still need a current rank vector: after an
+    # upgrade, the backfill walk reaches them this way.
+    fetched = {item.key for item in items}
+    with conn.transaction():
+        due = write_ranks(conn, spec, [key for key in keys if key not in fetched])
+    if due:
+        rebase(runtime, spec)
     encoder = load_encoder(spec.encoder)
     written = 0
     for start in range(0, len(items), limits.encode_batch):
@@ -88,10 +96,13 @@ def _embed_batch(
         for error, keys in _group(errors).items():
             record_failures(conn, spec.feed_id, TaskKind.EMBED, keys, error)
         clear_failures(conn, spec.feed_id, TaskKind.EMBED, written)
+        due = write_ranks(conn, spec, [item.key for item in done])
         # Items embedded after they were liked change their likers' profiles.
         likers = [
             row[0] for row in conn.execute(feed_query("items_likers", spec), {"keys": written})
         ]
+    if due:
+        rebase(runtime, spec)
     if likers:
         task = Task(TaskKind.PROFILES, spec.feed_id, tuple(sorted(likers)))
         runtime.send_chunked(task)

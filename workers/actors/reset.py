@@ -14,5 +14,8 @@ def reset_feed(runtime: Runtime, feed_id: str, _keys: list[str]) -> None:
     with conn.transaction():
         users = tuple(r[0] for r in conn.execute(load_sql("queries/feed_profile_users"), params))
         items = tuple(r[0] for r in conn.execute(load_sql("queries/feed_stat_items"), params))
+        ranked = tuple(r[0] for r in conn.execute(load_sql("queries/feed_rank_items"), params))
     runtime.send_chunked(Task(TaskKind.PROFILES, feed_id, users))
     runtime.send_chunked(Task(TaskKind.POPULARITY, feed_id, items))
+    # Rank rows of items a truncate removed are deleted by their refresh.
+    runtime.send_chunked(Task(TaskKind.RANK, feed_id, ranked))
