@@ -1,25 +1,34 @@
 """Stage one of the feed query: candidate ids, from indexes only.
 
-The union of the nearest items to the profile (HNSW), the freshest (an index on
+The union of the items with the best hybrid score (an inner-product HNSW search
+over the feed's rank vectors, users with a profile only), the freshest (an index on
 the freshness field) and the most popular (the maintained counts), each within the
-caller's filters. Stage two scores only these, so a request never scans the table.
+caller's filters. Stage two scores only these exactly, so a request never scans the
+table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from pgvector.django import CosineDistance
 
+from dnf_core.ddl import RANK_EXTRA_DIMENSIONS
+from dnf_core.identifiers import quote_literal
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
 
 
 @dataclass(frozen=True)
 class CandidatePools:
-    """How many candidates each signal contributes before re-ranking."""
+    """How many candidates each source contributes before re-ranking.
+
+    ``similarity`` is the hybrid-score search, which ranks by every signal at once;
+    the other two are kept for users without a profile and for custom expressions,
+    which rank vectors cannot carry.
+    """
 
     similarity: int = 200
     freshness: int = 100
@@ -32,20 +41,32 @@ def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
+@dataclass(frozen=True)
+class RankQuery:
+    """What stage one's hybrid-score search needs: the profile, the weights, the clock.
+
+    A weight is 0 for a signal the rank vectors do not carry (a custom expression).
+    """
+
+    profile: Any
+    similarity: float
+    freshness: float
+    popularity: float
+    now: datetime
+
+
 def candidate_ids_sql(
     spec: FeedSpec,
     items: QuerySet[Any],
     *,
-    profile: Any,
+    rank: RankQuery | None,
     freshness_order: Any,
     pools: CandidatePools,
 ) -> tuple[str, tuple[Any, ...]]:
     """One SQL ``UNION`` of the candidate pools that apply, and its parameters."""
     parts: list[tuple[str, tuple[Any, ...]]] = []
-    if profile is not None and pools.similarity:
-        nearest = items.filter(**{f"{spec.embedding_column}__isnull": False})
-        nearest = nearest.order_by(CosineDistance(spec.embedding_column, profile))
-        parts.append(compiled(nearest.values("pk")[: pools.similarity]))
+    if rank is not None and pools.similarity:
+        parts.append(_rank_candidates(spec, items, rank, pools.similarity))
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
     if pools.popularity:
@@ -59,3 +80,21 @@ def candidate_ids_sql(
         return compiled(items.values("pk")[: pools.freshness or 100])
     sql = " UNION ".join(f"({part})" for part, _ in parts)
     return sql, tuple(param for _, params in parts for param in params)
+
+
+def _rank_candidates(
+    spec: FeedSpec, items: QuerySet[Any], rank: RankQuery, limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    items_sql, items_params = compiled(items.order_by().values("pk"))
+    sql = render_sql(
+        "feed/rank_candidates",
+        items=items_sql,
+        key_type=spec.content_key_type,
+        # A literal, not a parameter: the planner must see it to pick the feed's
+        # partial index (feed ids are validated to [a-z0-9_]).
+        feed_literal=quote_literal(spec.feed_id),
+        dimension=str(spec.dimension + RANK_EXTRA_DIMENSIONS),
+    )
+    profile = [float(x) * rank.similarity for x in rank.profile]
+    params = (rank.freshness, rank.now, rank.popularity)
+    return sql, (*items_params, profile, *params, limit)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from dnf_core.spec import FeedSpec
-from dnf_django.candidates import CandidatePools, candidate_ids_sql
+from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
 from dnf_django.conf import feed_setting
 from dnf_django.expressions import ExponentialDecay, LogScaled
 from dnf_django.models import FeedItemStat, UserFeedProfile
@@ -85,7 +85,11 @@ def rank_feed(
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
     ids_sql, params = candidate_ids_sql(
-        spec, items, profile=profile, freshness_order=freshest_first, pools=_pools()
+        spec,
+        items,
+        rank=_rank_query(feed, profile, now),
+        freshness_order=freshest_first,
+        pools=_pools(),
     )
     ranked: QuerySet[Any] = scored(
         items.filter(pk__in=RawSQL(ids_sql, params)), feed, spec, profile, now
@@ -117,6 +121,24 @@ def scored(
     )
     ranked: QuerySet[Any] = signals.annotate(score=reduce(add, weighted))
     return ranked
+
+
+def _rank_query(feed: Any, profile: Any, now: datetime) -> RankQuery | None:
+    """Stage one's search, for users with a profile; custom signals weigh 0 there."""
+    if profile is None:
+        return None
+    built_in_freshness = (
+        feed.get_setting("freshness_expression") is None
+        and feed.get_setting("freshness_field") is not None
+    )
+    built_in_popularity = feed.get_setting("popularity_expression") is None
+    return RankQuery(
+        profile=profile,
+        similarity=float(feed.get_setting("weight_similarity")),
+        freshness=float(feed.get_setting("weight_freshness")) if built_in_freshness else 0.0,
+        popularity=float(feed.get_setting("weight_popularity")) if built_in_popularity else 0.0,
+        now=now,
+    )
 
 
 def _pools() -> CandidatePools:
