@@ -54,7 +54,7 @@ class Plan:
     movies: int = 4_000
     like_share: float = 0.75
     per_transaction: int = 500
-    reps: int = 3  # in-process drains per variant, alternated
+    reps: int = 5  # in-process drains per variant, alternated; a drain is short and noisy
     poll_s: float = 0.01
     timeout_s: float = 900.0
     redis_db: int = 13  # tests flush 15, ingest uses 12, backfill 11
@@ -96,7 +96,7 @@ def run() -> dict[str, Any]:
         "relay_process_events_per_s": processes[1]["rows_per_s"],
         "two_relays_events_per_s": processes[2]["rows_per_s"],
         "two_relays_vs_one": processes[2]["rows_per_s"] / processes[1]["rows_per_s"],
-        "broker_share_of_relay_time": 1 - in_process["noop"]["seconds"] / relay["seconds"],
+        "relay_into_redis_vs_noop_send": relay["rows_per_s"] / in_process["noop"]["rows_per_s"],
         "relay_vs_writers": relay["rows_per_s"] / written["rows_per_s"],
         "end_to_end_events_per_s": end_to_end["events_per_s"],
         "outbox": outbox,
@@ -121,7 +121,10 @@ NOTES = {
         "median of `reps` drains of the same outbox"
     ),
     "relay_messages_per_s": "Dramatiq messages enqueued per second in the same drains",
-    "broker_share_of_relay_time": "1 - (drain time with a no-op send) / (drain time into Redis)",
+    "relay_into_redis_vs_noop_send": (
+        "events/s enqueueing into Redis over events/s with a no-op send: 1.0 means the broker "
+        "costs the relay nothing measurable, Postgres (claim, delete, commit) bounds it"
+    ),
     "relay_process_events_per_s": (
         "a real `dnf-worker --mode relay` process, idle and listening, woken by the NOTIFY of "
         "the refill's commit; commit to empty outbox (polled every 10 ms)"
