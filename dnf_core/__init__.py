@@ -10,6 +10,7 @@ from dnf_core.errors import (
     SqlTemplateError,
 )
 from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
+from dnf_core.grants import grant_sql
 from dnf_core.spec import FeedSpec, Weights
 from dnf_core.sqlfiles import load_sql, render_sql
 
@@ -30,6 +31,7 @@ __all__ = [
     "Task",
     "TaskKind",
     "Weights",
+    "grant_sql",
     "load_sql",
     "plan_tasks",
     "render_sql",

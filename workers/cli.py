@@ -19,6 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dnf-worker", description=__doc__)
     add_arguments(parser)
     parser.add_argument("--database-url", help="Postgres URL (default: $DNF_DATABASE_URL)")
+    parser.add_argument(
+        "--session-database-url",
+        help="Postgres URL for LISTEN and the backfill lock, past any transaction pooler "
+        "(default: $DNF_SESSION_DATABASE_URL, else the database URL)",
+    )
     parser.add_argument("--redis-url", help="Redis URL (default: $DNF_REDIS_URL)")
     return parser
 
@@ -66,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds between outbox polls when no NOTIFY arrives (default 2)",
     )
+    parser.add_argument(
+        "--health-file",
+        help="touch this file every second while healthy, for `python -m workers.healthcheck FILE`",
+    )
 
 
 def _boolean(value: str) -> bool:
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = WorkerConfig.from_env(
             database_url=args.database_url,
+            session_database_url=args.session_database_url,
             redis_url=args.redis_url,
             mode=Mode(args.mode),
             threads=args.threads,
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             heartbeat_timeout=args.heartbeat_timeout,
             maintenance_chance=args.maintenance_chance,
             backfill=args.backfill,
+            health_file=args.health_file,
         )
         serve(config)
     except NeuralFeedError as exc:

@@ -25,6 +25,9 @@ class WorkerConfig:
 
     database_url: str
     redis_url: str = DEFAULT_REDIS_URL
+    # LISTEN and the backfill's session lock need a connection that keeps its session,
+    # which a transaction-pooling proxy (PgBouncer) does not: point this one past it.
+    session_database_url: str | None = None
     mode: Mode = Mode.ALL
     threads: int = 4
     processes: int = 1
@@ -37,6 +40,9 @@ class WorkerConfig:
     maintenance_chance: int = 1000
     # Relays backfill feeds whose backfill never finished when they start.
     backfill: bool = True
+    # Touched every second while the process is healthy, for a container health check
+    # (``python -m workers.healthcheck FILE``).
+    health_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -54,11 +60,20 @@ class WorkerConfig:
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll interval must be positive, got {self.poll_interval}")
 
+    @property
+    def session_url(self) -> str:
+        """Where LISTEN and session locks connect: the session URL, else the database URL."""
+        return self.session_database_url or self.database_url
+
     @classmethod
     def from_env(cls, **overrides: object) -> WorkerConfig:
-        """Build from ``DNF_DATABASE_URL`` / ``DNF_REDIS_URL``; explicit values win."""
+        """Build from ``DNF_DATABASE_URL`` / ``DNF_SESSION_DATABASE_URL`` / ``DNF_REDIS_URL``.
+
+        Explicit values win over the environment.
+        """
         values: dict[str, object] = {
             "database_url": os.environ.get("DNF_DATABASE_URL", ""),
+            "session_database_url": os.environ.get("DNF_SESSION_DATABASE_URL") or None,
             "redis_url": os.environ.get("DNF_REDIS_URL", DEFAULT_REDIS_URL),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

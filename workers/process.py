@@ -6,6 +6,7 @@ import logging
 import threading
 
 import dramatiq
+import redis
 
 from workers.actors import declare_actors
 from workers.backfill import backfill_unfinished
@@ -14,6 +15,7 @@ from workers.config import Mode, WorkerConfig
 from workers.database import ThreadConnections
 from workers.dispatch import Dispatcher
 from workers.failures import FailureRecorder
+from workers.health import HealthFile
 from workers.relay import Relay
 from workers.runtime import Runtime
 
@@ -21,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 # How long a graceful stop waits for messages in flight before giving them back.
 STOP_TIMEOUT_MS = 30_000
+# A relay counts as stalled after this long without progress beyond its poll interval:
+# long enough for a slow batch, short enough that a relay stuck retrying shows.
+RELAY_STALL_S = 30.0
 
 
 class WorkerProcess:
@@ -35,8 +40,10 @@ class WorkerProcess:
         )
         self.dispatcher = Dispatcher(self.broker)
         self._stop = threading.Event()
+        self._relay: Relay | None = None
         self._relay_thread: threading.Thread | None = None
         self._worker: dramatiq.Worker | None = None
+        self._health = HealthFile(config.health_file) if config.health_file else None
 
     def start(self) -> None:
         """Start the relay thread and/or the actor threads."""
@@ -53,22 +60,24 @@ class WorkerProcess:
             self._worker.start()
             logger.info("actors running with %d threads", self.config.threads)
         if self.config.mode in (Mode.ALL, Mode.RELAY):
-            relay = Relay(
+            self._relay = Relay(
                 self.config.database_url,
                 self.dispatcher.send,
                 poll_interval=self.config.poll_interval,
+                listen_url=self.config.session_url,
             )
             self._relay_thread = threading.Thread(
-                target=relay.run, args=(self._stop,), name="dnf-relay", daemon=True
+                target=self._relay.run, args=(self._stop,), name="dnf-relay", daemon=True
             )
             self._relay_thread.start()
             logger.info("relay running, polling every %.1fs", self.config.poll_interval)
             if self.config.backfill:
                 # Rows that predate a feed reach the pipeline without anyone running a
-                # command; feeds whose backfill finished are skipped in one query.
+                # command; feeds whose backfill finished are skipped in one query. Its
+                # lock is a session lock, hence the session URL.
                 threading.Thread(
                     target=backfill_unfinished,
-                    args=(self.config.database_url, self._stop),
+                    args=(self.config.session_url, self._stop),
                     name="dnf-backfill",
                     daemon=True,
                 ).start()
@@ -78,13 +87,31 @@ class WorkerProcess:
         self._stop.set()
 
     def wait(self) -> None:
-        """Block until :meth:`request_stop` is called."""
+        """Block until :meth:`request_stop` is called, beating the health file meanwhile."""
         while not self._stop.wait(1.0):
-            pass
+            if self._health is not None and self.healthy():
+                self._health.beat()
+
+    def healthy(self) -> bool:
+        """The relay (if running) made progress lately and the broker (if used) answers."""
+        if self._relay is not None and (
+            self._relay_thread is None
+            or not self._relay_thread.is_alive()
+            or self._relay.progress_age() > self.config.poll_interval + RELAY_STALL_S
+        ):
+            return False
+        if self._worker is not None:
+            try:
+                self.broker.client.ping()
+            except redis.RedisError:
+                return False
+        return True
 
     def stop(self) -> None:
         """Stop the relay, then let actors finish their messages and return the rest."""
         self._stop.set()
+        if self._health is not None:
+            self._health.clear()
         if self._relay_thread is not None:
             self._relay_thread.join(timeout=10)
         if self._worker is not None:

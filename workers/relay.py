@@ -4,6 +4,10 @@ LISTEN wakes it as soon as a writer commits; polling covers notifications missed
 it was down or disconnected. Each batch is claimed with ``FOR UPDATE SKIP LOCKED``,
 coalesced into tasks, enqueued, and only then deleted, in the claiming transaction:
 a crash before the commit leaves the rows for the next claim (at-least-once).
+
+The LISTEN connection may have a URL of its own: a transaction-pooling proxy would
+hand the listening session's server connection to others, whereas each claim is one
+transaction and passes through such a proxy unharmed.
 """
 
 from __future__ import annotations
@@ -47,15 +51,29 @@ class Relay:
         batch_size: int = 1000,
         poll_interval: float = 2.0,
         limits: BatchLimits | None = None,
+        listen_url: str | None = None,
     ) -> None:
         if batch_size < 1 or poll_interval <= 0:
             raise ValueError("batch_size must be >= 1 and poll_interval > 0")
         self.database_url = database_url
+        self.listen_url = listen_url or database_url
         self.send = send
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.limits = limits or BatchLimits()
         self._conn: psycopg.Connection[Any] | None = None
+        # None until the first success: a relay that never reached Postgres is not healthy.
+        self._progress_at: float | None = None
+
+    def progress_age(self) -> float:
+        """Seconds since :meth:`run` last moved a batch or found the outbox empty.
+
+        A relay that is retrying after a failure, or stuck in a call, makes none;
+        infinite before the first success.
+        """
+        if self._progress_at is None:
+            return float("inf")
+        return time.monotonic() - self._progress_at
 
     def __enter__(self) -> Relay:
         return self
@@ -107,11 +125,12 @@ class Relay:
             while not stop.is_set():
                 try:
                     if listener is None or listener.closed or listener.broken:
-                        listener = connect(self.database_url, autocommit=True)
+                        listener = connect(self.listen_url, autocommit=True)
                         listener.execute(f"LISTEN {CHANNEL}")
                         logger.info("relay listening on %s", CHANNEL)
                     while not stop.is_set() and self.relay_batch():
-                        pass
+                        self._progress_at = time.monotonic()
+                    self._progress_at = time.monotonic()
                     backoff, last_failure = MIN_BACKOFF_S, None
                     self._wait(listener, stop)
                 except _POSTGRES_LOST as exc:

@@ -12,10 +12,12 @@ from workers.config import WorkerConfig
 
 
 def worker_command(config: WorkerConfig) -> list[str]:
-    """The ``dnf-worker`` command line for ``config`` (every field is a --flag of its name)."""
+    """The ``dnf-worker`` command line for ``config`` (every field set is a --flag of its name)."""
     command = [sys.executable, "-m", "workers.cli"]
     for field in dataclasses.fields(config):
-        command += [f"--{field.name.replace('_', '-')}", str(getattr(config, field.name))]
+        value = getattr(config, field.name)
+        if value is not None:
+            command += [f"--{field.name.replace('_', '-')}", str(value)]
     return command
 
 

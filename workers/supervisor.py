@@ -14,6 +14,7 @@ import subprocess
 import threading
 
 from workers.config import Mode, WorkerConfig
+from workers.health import HealthFile
 from workers.process import WorkerProcess
 from workers.spawn import spawn_worker, stop_worker
 
@@ -25,14 +26,20 @@ class Supervisor:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.child_config = dataclasses.replace(config, mode=Mode.ACTORS, processes=1)
+        # The supervisor alone beats the health file, for itself and its children.
+        self.child_config = dataclasses.replace(
+            config, mode=Mode.ACTORS, processes=1, health_file=None
+        )
         self.relay = (
-            WorkerProcess(dataclasses.replace(config, mode=Mode.RELAY, processes=1))
+            WorkerProcess(
+                dataclasses.replace(config, mode=Mode.RELAY, processes=1, health_file=None)
+            )
             if config.mode in (Mode.ALL, Mode.RELAY)
             else None
         )
         self.children: list[subprocess.Popen[bytes]] = []
         self._stop = threading.Event()
+        self._health = HealthFile(config.health_file) if config.health_file else None
 
     def start(self) -> None:
         if self.relay is not None:
@@ -47,15 +54,28 @@ class Supervisor:
     def wait(self) -> None:
         """Block until stopped, restarting children that exit on their own."""
         while not self._stop.wait(1.0):
+            restarted = False
             for i, child in enumerate(self.children):
                 if child.poll() is not None:
                     logger.warning(
                         "actor process %d exited with %s; restarting", child.pid, child.returncode
                     )
                     self.children[i] = spawn_worker(self.child_config)
+                    restarted = True
+            # A child that had to be restarted skips one beat; one that keeps dying
+            # keeps the supervisor unhealthy.
+            if self._health is not None and not restarted and self.healthy():
+                self._health.beat()
+
+    def healthy(self) -> bool:
+        """Every actor process is running and the relay (if any) is healthy."""
+        relay_ok = self.relay is None or self.relay.healthy()
+        return relay_ok and all(child.poll() is None for child in self.children)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._health is not None:
+            self._health.clear()
         stoppers = [threading.Thread(target=stop_worker, args=(c,)) for c in self.children]
         for thread in stoppers:
             thread.start()

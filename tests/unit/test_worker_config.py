@@ -10,6 +10,7 @@ def test_every_config_field_round_trips_through_the_command_line() -> None:
     config = WorkerConfig(
         database_url="dbname=x",
         redis_url="redis://h:1/2",
+        session_database_url="dbname=x port=6432",
         mode=Mode.RELAY,
         threads=3,
         processes=2,
@@ -18,6 +19,7 @@ def test_every_config_field_round_trips_through_the_command_line() -> None:
         heartbeat_timeout=5.0,
         maintenance_chance=1_000_000,
         backfill=False,
+        health_file="/tmp/alive",
     )
     args = build_parser().parse_args(worker_command(config)[3:])
     assert (
@@ -25,11 +27,32 @@ def test_every_config_field_round_trips_through_the_command_line() -> None:
     )
 
 
+def test_unset_optional_fields_round_trip_too() -> None:
+    config = WorkerConfig(database_url="dbname=x")
+    command = worker_command(config)
+    assert "--session-database-url" not in command and "--health-file" not in command
+    args = build_parser().parse_args(command[3:])
+    assert WorkerConfig(**vars(args) | {"mode": Mode(args.mode)}) == config
+
+
 def test_environment_supplies_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DNF_DATABASE_URL", "dbname=env")
     monkeypatch.delenv("DNF_REDIS_URL", raising=False)
+    monkeypatch.delenv("DNF_SESSION_DATABASE_URL", raising=False)
     config = WorkerConfig.from_env(threads=None)
     assert config.database_url == "dbname=env" and config.redis_url == "redis://localhost:6379/0"
+    # Without a session URL, LISTEN goes where everything else goes.
+    assert config.session_url == "dbname=env"
+
+
+def test_the_session_url_comes_from_the_environment_or_a_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DNF_DATABASE_URL", "host=pgbouncer port=6432")
+    monkeypatch.setenv("DNF_SESSION_DATABASE_URL", "host=postgres port=5432")
+    assert WorkerConfig.from_env().session_url == "host=postgres port=5432"
+    flag = WorkerConfig.from_env(session_database_url="host=replica")
+    assert (flag.database_url, flag.session_url) == ("host=pgbouncer port=6432", "host=replica")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database", default="default", help="DATABASES alias (default: default)"
         )
+        parser.add_argument(
+            "--session-database",
+            help="DATABASES alias for LISTEN and the backfill lock when --database goes "
+            "through a transaction pooler (default: the same as --database)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(
@@ -30,6 +35,11 @@ class Command(BaseCommand):
             serve(
                 WorkerConfig(
                     database_url=database_url(options["database"]),
+                    session_database_url=(
+                        database_url(options["session_database"])
+                        if options["session_database"]
+                        else None
+                    ),
                     redis_url=redis_url(),
                     mode=Mode(options["mode"]),
                     threads=options["threads"],
@@ -39,6 +49,7 @@ class Command(BaseCommand):
                     heartbeat_timeout=options["heartbeat_timeout"],
                     maintenance_chance=options["maintenance_chance"],
                     backfill=options["backfill"],
+                    health_file=options["health_file"],
                 )
             )
         except NeuralFeedError as exc:
