@@ -107,3 +107,23 @@ class Backfill(models.Model):
     def __str__(self) -> str:
         state = "done" if self.finished_at else f"at {self.last_key!r}"
         return f"{self.feed_id} {self.phase}: {self.scanned} scanned, {state}"
+
+
+class Status(models.Model):
+    """No table: the admin's entry for the pipeline status page, and its permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "status"
+        verbose_name_plural = "status"
+
+
+class FeedPreview(models.Model):
+    """No table: the admin's entry for the feed preview page, and its permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "feed preview"
+        verbose_name_plural = "feed preview"
