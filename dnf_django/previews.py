@@ -33,7 +33,7 @@ class PreviewRow:
 
 
 @dataclass(frozen=True)
-class FeedPreview:
+class Preview:
     """The top of one feed for one user, ranked at ``now``."""
 
     feed: Any
@@ -42,7 +42,7 @@ class FeedPreview:
     rows: tuple[PreviewRow, ...]
 
 
-def feed_preview(feed: Any, user: Any, limit: int, now: datetime | None = None) -> FeedPreview:
+def feed_preview(feed: Any, user: Any, limit: int, now: datetime | None = None) -> Preview:
     """The top ``limit`` items of ``feed`` for ``user`` (None: an anonymous visitor).
 
     One ranking query, then one ``explain`` per item (it reads the user's profile;
@@ -57,7 +57,7 @@ def feed_preview(feed: Any, user: Any, limit: int, now: datetime | None = None) 
         PreviewRow(rank=rank, item=item, explanation=feed.explain(viewer, item, now=now))
         for rank, item in enumerate(items, start=1)
     )
-    return FeedPreview(feed=feed, user=user, now=now, rows=rows)
+    return Preview(feed=feed, user=user, now=now, rows=rows)
 
 
 class FeedPreviewForm(forms.Form):
