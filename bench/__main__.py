@@ -16,7 +16,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # Benchmarks in the order `make bench` runs them.
-BENCHMARKS = ("triggers", "ingest", "feed", "backfill", "relay")
+BENCHMARKS = ("triggers", "ingest", "feed", "backfill", "relay", "status")
 
 
 def _meta() -> dict[str, Any]:

@@ -13,7 +13,9 @@ __all__ = [
     "Explanation",
     "FeedPage",
     "NeuralRecommendMixin",
+    "PipelineStatus",
     "UserFeedProfile",
+    "pipeline_status",
 ]
 
 _LOCATIONS = {
@@ -21,6 +23,8 @@ _LOCATIONS = {
     "Explanation": "dnf_django.explanations",
     "FeedPage": "dnf_django.pages",
     "NeuralRecommendMixin": "dnf_django.mixins",
+    "PipelineStatus": "dnf_django.status",
+    "pipeline_status": "dnf_django.status",
     "UserFeedProfile": "dnf_django.models",
 }
 

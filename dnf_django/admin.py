@@ -8,9 +8,16 @@ from django.contrib import admin, messages
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from dnf_core.sqlfiles import load_sql
-from dnf_django.models import Failure, FeedItemStat, UserFeedProfile
+from dnf_django.admin_pages import FeedPreviewAdmin, StatusAdmin
+from dnf_django.models import Failure, FeedItemStat, FeedPreview, Status, UserFeedProfile
+
+admin.site.register(Status, StatusAdmin)
+admin.site.register(FeedPreview, FeedPreviewAdmin)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -25,10 +32,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(UserFeedProfile)
 class UserFeedProfileAdmin(ReadOnlyAdmin):
-    list_display = ("user", "feed_id", "updated_at")
+    list_display = ("user", "feed_id", "updated_at", "preview")
     list_filter = ("feed_id",)
     search_fields = ("user__username",)
     exclude = ("embedding",)
+
+    @admin.display(description="feed")
+    def preview(self, profile: UserFeedProfile) -> str:
+        query = urlencode({"feed": profile.feed_id, "user": profile.user.get_username()})
+        url = f"{reverse('admin:dnf_django_feedpreview_changelist')}?{query}"
+        return format_html('<a href="{}">preview</a>', url)
 
 
 @admin.register(FeedItemStat)

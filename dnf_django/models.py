@@ -161,3 +161,23 @@ class RankState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id} (t0 {self.t0:%Y-%m-%d %H:%M})"
+
+
+class Status(models.Model):
+    """No table: the admin's entry for the pipeline status page, and its permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "status"
+        verbose_name_plural = "status"
+
+
+class FeedPreview(models.Model):
+    """No table: the admin's entry for the feed preview page, and its permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "feed preview"
+        verbose_name_plural = "feed preview"

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Movie
 from dnf_django.models import UserFeedProfile
+from dnf_django.status import OUTBOX_COUNT_CAP
 from tests.conftest import wait_until
+from workers.dispatch import EMBED_QUEUE
 
 pytestmark = pytest.mark.services
 
@@ -24,6 +29,27 @@ def status(redis_url: str, *args: str) -> dict:
     with override_settings(DJANGO_NEURAL_FEED={"REDIS_URL": redis_url}):
         call_command("dnf_status", "--json", *args, stdout=out)
     return json.loads(out.getvalue())
+
+
+def failing_status(redis_url: str, *args: str) -> tuple[dict, str]:
+    """The report a failing dnf_status printed, and the error it exited with."""
+    out = io.StringIO()
+    with (
+        override_settings(DJANGO_NEURAL_FEED={"REDIS_URL": redis_url}),
+        pytest.raises(CommandError) as failure,
+    ):
+        call_command("dnf_status", "--json", *args, stdout=out)
+    return json.loads(out.getvalue()), str(failure.value)
+
+
+def add_outbox_events(count: int, age: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO dnf_outbox (feed_id, kind, item_keys, created_at) "
+            "SELECT 'movies', 'item', ARRAY[n::text], clock_timestamp() - %s::interval "
+            "FROM generate_series(1, %s) AS n",
+            [age, count],
+        )
 
 
 def test_status_reports_a_healthy_pipeline(
@@ -42,6 +68,16 @@ def test_status_reports_a_healthy_pipeline(
     assert (movies_row["users_with_interactions"], movies_row["profiles"]) == (1, 1)
     assert movies_row["model"] == "hashing-384" and movies_row["failures"] == 0
     assert report["last_heartbeat_s"] is not None and report["last_heartbeat_s"] < 30
+    assert movies_row["users_without_profile"] == 0
+    probe = status(redis_url, "--lag-only")
+    assert probe["healthy"] and "feeds" not in probe
+    assert probe["outbox"] == {
+        "events": 0,
+        "oldest_event_s": None,
+        "oldest_feed_id": None,
+        "capped": False,
+    }
+    assert probe["last_heartbeat_s"] is not None and probe["last_heartbeat_s"] < 30
 
 
 def test_status_fails_when_events_wait_too_long(clean_pipeline: str, redis_url: str) -> None:
@@ -62,5 +98,50 @@ def test_status_fails_when_events_wait_too_long(clean_pipeline: str, redis_url: 
 
 
 def test_status_fails_when_the_broker_is_unreachable(clean_pipeline: str) -> None:
-    with pytest.raises(CommandError, match="cannot read the broker"):
-        status("redis://127.0.0.1:1/0")
+    for mode in ((), ("--lag-only",)):
+        report, error = failing_status("redis://:hunter2@127.0.0.1:1/0", *mode)
+        assert "cannot read the broker at redis://:***@127.0.0.1:1/0" in error
+        assert "hunter2" not in error and "hunter2" not in json.dumps(report)
+        assert report["broker_messages"] is None and report["outbox"]["events"] == 0
+        # The database's numbers are still reported when the broker is down.
+        assert ("movies" in report["feeds"]) if not mode else ("feeds" not in report)
+
+
+def test_lag_only_reads_the_outbox_head_and_nothing_else(
+    clean_pipeline: str, redis_url: str
+) -> None:
+    add_outbox_events(1, "10 minutes")
+    with CaptureQueriesContext(connection) as queries:
+        report, error = failing_status(redis_url, "--lag-only")
+    assert re.fullmatch(r"feed movies: oldest outbox event is 6\d\d s old", error)
+    assert 600 <= report["outbox"]["oldest_event_s"] < 660
+    assert (report["outbox"]["oldest_feed_id"], report["outbox"]["events"]) == ("movies", 1)
+    tables = {"catalog_movie", "catalog_movie_likes", "dnf_user_profile", "dnf_failure"}
+    assert len(queries) == 1 and "dnf_outbox" in queries[0]["sql"]
+    assert not any(table in queries[0]["sql"] for table in tables)
+    assert status(redis_url, "--lag-only", "--max-lag", "3600")["healthy"]
+
+
+def test_lag_only_counts_the_backlog_up_to_a_cap(clean_pipeline: str, redis_url: str) -> None:
+    add_outbox_events(OUTBOX_COUNT_CAP + 5, "1 second")
+    outbox = status(redis_url, "--lag-only")["outbox"]
+    assert (outbox["events"], outbox["capped"]) == (OUTBOX_COUNT_CAP, True)
+    assert status(redis_url)["feeds"]["movies"]["outbox_events"] == OUTBOX_COUNT_CAP + 5
+    out = io.StringIO()
+    with override_settings(DJANGO_NEURAL_FEED={"REDIS_URL": redis_url}):
+        call_command("dnf_status", "--lag-only", stdout=out)
+    assert out.getvalue().startswith(f"outbox: {OUTBOX_COUNT_CAP}+ events (oldest ")
+
+
+def test_lag_only_fails_when_messages_wait_without_a_worker(
+    clean_pipeline: str, redis_url: str, redis_client: redis.Redis
+) -> None:
+    redis_client.hset(f"dramatiq:{EMBED_QUEUE}.msgs", "message-id", b"{}")
+    report, error = failing_status(redis_url, "--lag-only")
+    assert error == "1 messages pending and the last worker heartbeat was never"
+    assert report["broker_messages"] == 1 and report["last_heartbeat_s"] is None
+
+
+def test_max_lag_must_be_positive(clean_pipeline: str, redis_url: str) -> None:
+    with pytest.raises(CommandError, match="--max-lag must be positive, not 0"):
+        status(redis_url, "--lag-only", "--max-lag", "0")

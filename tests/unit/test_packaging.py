@@ -1,4 +1,4 @@
-"""The built wheel carries every SQL file, where the loader looks for it."""
+"""The built wheel carries every SQL file, where the loader looks for it, and the templates."""
 
 from __future__ import annotations
 
@@ -32,5 +32,9 @@ def test_wheel_ships_the_sql_folder_inside_dnf_core(tmp_path: Path) -> None:
     }
     assert sql_files and sql_files <= names
     assert "dnf_django/migrations/0001_initial.py" in names
+    templates = {
+        str(p.relative_to(ROOT)) for p in (ROOT / "dnf_django" / "templates").rglob("*.html")
+    }
+    assert templates and templates <= names
     assert "workers/cli.py" in names
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
