@@ -10,7 +10,7 @@ build profiles and counts. Connections take their role from the URL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -25,7 +25,7 @@ from catalog.models import Movie
 from dnf_core.events import Task, TaskKind
 from dnf_core.grants import PROCESSES, grant_sql
 from dnf_django.registry import installed_specs
-from workers.actors import embed_items, recount_popularity, refresh_profiles, reset_feed
+from workers.actors import HANDLERS
 from workers.backfill import backfill
 from workers.database import ThreadConnections, connect
 from workers.failures import clear_failures, record_failures
@@ -37,12 +37,6 @@ pytestmark = pytest.mark.services
 ROLES = {process: f"dnf_test_{process}" for process in PROCESSES}
 # The web app's own tables: its business, not neural-feed's; granted so it can write.
 APP_TABLES = ("auth_user", "catalog_movie", "catalog_movie_likes")
-HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
-    TaskKind.EMBED: embed_items,
-    TaskKind.PROFILES: refresh_profiles,
-    TaskKind.POPULARITY: recount_popularity,
-    TaskKind.RESET: reset_feed,
-}
 
 
 def _execute(statement: str | sql.Composed, params: list[Any] | None = None) -> None:

@@ -17,6 +17,7 @@ from workers.dispatch import actor_name, queue_for
 from workers.runtime import Runtime
 
 __all__ = [
+    "HANDLERS",
     "declare_actors",
     "embed_items",
     "recount_popularity",
@@ -25,7 +26,8 @@ __all__ = [
     "reset_feed",
 ]
 
-_HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
+# What performs each task kind: the actors declared below, or a caller of its own.
+HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
     TaskKind.EMBED: embed_items,
     TaskKind.PROFILES: refresh_profiles,
     TaskKind.POPULARITY: recount_popularity,
@@ -51,7 +53,7 @@ def declare_actors(
     creates or touches a broker.
     """
     actors: dict[TaskKind, dramatiq.Actor[..., object]] = {}
-    for kind, handler in _HANDLERS.items():
+    for kind, handler in HANDLERS.items():
 
         def perform(
             feed_id: str, keys: list[str], _handler: Callable[..., object] = handler
