@@ -38,7 +38,7 @@ class DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=2, index=2, rank=1)
+CURRENT = DdlVersions(triggers=2, index=3, rank=1)
 
 # Rank vectors: the embedding plus freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
@@ -56,8 +56,11 @@ def _triggers(spec: FeedSpec, side: str) -> dict[str, str]:
     }
 
 
-def index_name(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
-    """Name of the HNSW index serving ``spec`` (v1: one per feed; v2: one per column)."""
+def index_name(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str | None:
+    """Name of the HNSW index on ``spec``'s embedding column (v1: one per feed; v2: one
+    per column; v3: none, because the feed query searches rank vectors instead)."""
+    if versions.index >= 3:
+        return None
     if versions.index == 1:
         return f"dnf_{spec.feed_id}_hnsw"
     name = f"dnf_hnsw_{spec.content_table}_{spec.embedding_column}"
@@ -106,26 +109,38 @@ def _drop_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
     ]
 
 
-def _create_index(spec: FeedSpec, versions: DdlVersions) -> str:
-    return render_sql(
-        f"indexes/hnsw_v{versions.index}",
-        index=quote_identifier(index_name(spec, versions)),
-        table=quote_identifier(spec.content_table),
-        column=quote_identifier(spec.embedding_column),
-    )
+def _create_index(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    name = index_name(spec, versions)
+    if name is None:
+        return []
+    return [
+        render_sql(
+            f"indexes/hnsw_v{versions.index}",
+            index=quote_identifier(name),
+            table=quote_identifier(spec.content_table),
+            column=quote_identifier(spec.embedding_column),
+        )
+    ]
 
 
-def _drop_index(spec: FeedSpec, versions: DdlVersions) -> str:
-    index = quote_identifier(index_name(spec, versions))
+def _drop_index(spec: FeedSpec, versions: DdlVersions, *, retire: bool = False) -> list[str]:
+    name = index_name(spec, versions)
+    if name is None:
+        return []
+    index = quote_identifier(name)
+    if retire:
+        return [render_sql("indexes/hnsw_retire_v1", index=index)]
     if versions.index == 1:
-        return render_sql("indexes/hnsw_drop_v1", index=index)
-    return render_sql(
-        f"indexes/hnsw_drop_v{versions.index}",
-        index=index,
-        feed_literal=quote_literal(spec.feed_id),
-        table_literal=quote_literal(spec.content_table),
-        column_literal=quote_literal(spec.embedding_column),
-    )
+        return [render_sql("indexes/hnsw_drop_v1", index=index)]
+    return [
+        render_sql(
+            f"indexes/hnsw_drop_v{versions.index}",
+            index=index,
+            feed_literal=quote_literal(spec.feed_id),
+            table_literal=quote_literal(spec.content_table),
+            column_literal=quote_literal(spec.embedding_column),
+        )
+    ]
 
 
 def rank_index_name(spec: FeedSpec) -> str:
@@ -177,7 +192,7 @@ def install_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
     return "\n".join(
         [
             *_create_triggers(spec, versions),
-            _create_index(spec, versions),
+            *_create_index(spec, versions),
             *_create_rank(spec, versions),
             _register(spec),
         ]
@@ -190,7 +205,7 @@ def uninstall_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
     return "\n".join(
         [
             *_drop_triggers(spec, versions),
-            _drop_index(spec, versions),
+            *_drop_index(spec, versions),
             *_drop_rank(spec, versions),
             unregister,
         ]
@@ -203,13 +218,18 @@ def change_sql(
     """SQL that turns an installed ``old`` into ``new``.
 
     Triggers are always replaced; the index is left alone when it would be the same
-    index, because rebuilding HNSW on a large table takes minutes.
+    index, because rebuilding HNSW on a large table takes minutes. Rank vectors are
+    rebuilt (by the workers, after the migration) when what they depend on changed.
     """
     parts = [*_drop_triggers(old, old_versions), *_create_triggers(new, new_versions)]
     old_index = (old.content_table, old.embedding_column, index_name(old, old_versions))
     new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))
     if old_index != new_index:
-        parts += [_drop_index(old, old_versions), _create_index(new, new_versions)]
+        retire = index_name(new, new_versions) is None
+        parts += [
+            *_drop_index(old, old_versions, retire=retire),
+            *_create_index(new, new_versions),
+        ]
     if (old_versions.rank, _rank_parts(old)) != (new_versions.rank, _rank_parts(new)):
         parts += [*_drop_rank(old, old_versions), *_create_rank(new, new_versions)]
     parts.append(_register(new))

@@ -30,7 +30,7 @@ class CandidatePools:
     which rank vectors cannot carry.
     """
 
-    similarity: int = 200
+    similarity: int = 100
     freshness: int = 100
     popularity: int = 100
 

@@ -20,10 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "USER_LIKES_LIMIT": 20,
     "DISLIKE_WEIGHT": 0.5,
     "FRESHNESS_HALF_LIFE_HOURS": 72.0,
-    "CANDIDATES_SIMILARITY": 200,
+    "CANDIDATES_SIMILARITY": 100,
     "CANDIDATES_FRESHNESS": 100,
     "CANDIDATES_POPULARITY": 100,
-    "HNSW_EF_SEARCH": 100,
+    "HNSW_EF_SEARCH": 200,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
     # Items one chain of get_page cursors may show; the cursor carries their keys.
     "PAGE_MAX_ITEMS": 1000,

@@ -74,12 +74,22 @@ def indexes_on(table: str) -> set[str]:
 
 def test_feed_migrations_reverse_and_reapply(transactional_db: None) -> None:
     shared_index = "dnf_hnsw_feedapp_article_embedding"
-    assert len(triggers_of("saved_articles")) == 8 and shared_index in indexes_on("feedapp_article")
+    rank_indexes = {"dnf_rank_reactions", "dnf_rank_saved_articles"}
+
+    def installed_now() -> None:
+        assert len(triggers_of("saved_articles")) == 8
+        assert {"reactions", "saved_articles"} <= registered()
+        # Feed queries search rank vectors: the embedding column's index is retired.
+        assert rank_indexes <= indexes_on("dnf_item_rank")
+        assert shared_index not in indexes_on("feedapp_article")
+
+    installed_now()
     try:
         call_command("migrate", "feedapp", "0002", verbosity=0)
         assert triggers_of("saved_articles") == set()
         assert "saved_articles" not in registered()
-        # The other feed on the table still needs the shared index.
+        assert not rank_indexes & indexes_on("dnf_item_rank")
+        # The remaining feed is back at templates that searched the shared index.
         assert shared_index in indexes_on("feedapp_article")
         call_command("migrate", "feedapp", "0001", verbosity=0)
         assert triggers_of("reactions") == set() and shared_index not in indexes_on(
@@ -87,9 +97,7 @@ def test_feed_migrations_reverse_and_reapply(transactional_db: None) -> None:
         )
     finally:
         call_command("migrate", "feedapp", verbosity=0)
-    assert (
-        len(triggers_of("saved_articles")) == 8 and {"reactions", "saved_articles"} <= registered()
-    )
+    installed_now()
 
 
 def test_sqlmigrate_shows_the_rendered_sql(db: None) -> None:
@@ -112,11 +120,14 @@ def test_feeds_installed_with_older_templates_get_an_upgrade_migration() -> None
     assert "ddl" not in first.dnf_feed
     upgrade = loader.disk_migrations[("catalog", "0004_dnf_movies")]
     assert DdlVersions.from_dict(upgrade.dnf_feed["ddl"]) == DdlVersions(2, 2, rank=0)
-    # Rank vectors came later, as one more upgrade that adds them and nothing else.
+    # Rank vectors came later, as one more upgrade that adds them and retires the
+    # embedding column's index (and puts it back on the way down).
     ranks = loader.disk_migrations[("catalog", "0006_dnf_movies")]
     assert DdlVersions.from_dict(ranks.dnf_feed["ddl"]) == CURRENT
-    assert "dnf_rank_movies" in ranks.operations[0].sql
-    assert "dnf_hnsw_catalog_movie_embedding" not in ranks.operations[0].sql
+    forward, backward = ranks.operations[0].sql, ranks.operations[0].reverse_sql
+    assert "dnf_rank_movies" in forward
+    assert 'DROP INDEX IF EXISTS "dnf_hnsw_catalog_movie_embedding"' in forward
+    assert 'CREATE INDEX IF NOT EXISTS "dnf_hnsw_catalog_movie_embedding"' in backward
     spec, versions = installed_spec(loader, "catalog", "movies")
     assert versions == CURRENT and spec.fingerprint == MovieFeed.get_spec().fingerprint
     assert "dnf_movies_content_v2" in install_sql(spec)

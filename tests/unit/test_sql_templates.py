@@ -39,8 +39,12 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
             assert name in sql
     assert sql.count("FOR EACH STATEMENT") == 8
     assert "FOR EACH ROW" not in sql
-    assert 'INDEX IF NOT EXISTS "dnf_hnsw_blog_article_embedding" ON "blog_article"' in sql
-    assert 'USING hnsw ("embedding" vector_cosine_ops)' in sql
+    # Stage one searches the feed's rank vectors: a partial index over its rows, and
+    # none on the embedding column.
+    assert 'CREATE INDEX IF NOT EXISTS "dnf_rank_articles" ON dnf_item_rank' in sql
+    assert "USING hnsw ((rank::halfvec(387)) halfvec_ip_ops)" in sql
+    assert "WHERE feed_id = 'articles'" in sql
+    assert "blog_article_embedding" not in sql
     assert "INSERT INTO dnf_feed" in sql
 
 
@@ -48,10 +52,13 @@ def test_uninstall_drops_what_install_creates(spec: FeedSpec) -> None:
     sql = uninstall_sql(spec)
     assert sql.count("DROP TRIGGER IF EXISTS") == 8
     assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v2"()' in sql
-    # The shared index goes only with the last feed that embeds into its column.
-    assert 'DROP INDEX IF EXISTS "dnf_hnsw_blog_article_embedding"' in sql
-    assert "WHERE feed_id <> 'articles'" in sql
+    assert 'DROP INDEX IF EXISTS "dnf_rank_articles"' in sql
+    assert "DELETE FROM dnf_item_rank WHERE feed_id = 'articles'" in sql
     assert "DELETE FROM dnf_feed WHERE feed_id = 'articles'" in sql
+    # v2 shared the embedding column's index: it goes only with the last feed using it.
+    older = uninstall_sql(spec, DdlVersions(triggers=2, index=2))
+    assert 'DROP INDEX IF EXISTS "dnf_hnsw_blog_article_embedding"' in older
+    assert "WHERE feed_id <> 'articles'" in older
 
 
 def test_change_keeps_the_index_when_it_stays_the_same(spec: FeedSpec) -> None:
@@ -62,7 +69,30 @@ def test_change_keeps_the_index_when_it_stays_the_same(spec: FeedSpec) -> None:
     assert "INSERT INTO dnf_feed" in sql
 
 
+def test_change_rebuilds_rank_vectors_when_what_they_hold_changes(spec: FeedSpec) -> None:
+    for changed in (
+        dataclasses.replace(spec, dimension=768),
+        dataclasses.replace(spec, freshness_half_life_hours=24.0),
+        dataclasses.replace(spec, freshness_column="updated_at"),
+    ):
+        sql = change_sql(spec, CURRENT, changed)
+        assert "DELETE FROM dnf_item_rank WHERE feed_id = 'articles'" in sql
+        assert 'CREATE INDEX IF NOT EXISTS "dnf_rank_articles"' in sql
+        # The workers rebuild them: the next start walks the items again.
+        assert "DELETE FROM dnf_backfill WHERE feed_id = 'articles' AND phase = 'items'" in sql
+    assert "halfvec(771)" in change_sql(spec, CURRENT, dataclasses.replace(spec, dimension=768))
+
+
+def test_upgrading_to_rank_vectors_retires_the_embedding_index(spec: FeedSpec) -> None:
+    sql = change_sql(spec, DdlVersions(triggers=2, index=2), spec)
+    assert 'DROP INDEX IF EXISTS "dnf_hnsw_blog_article_embedding";' in sql
+    assert "WHERE feed_id <> 'articles'" not in sql  # no feed searches it any more
+    assert 'CREATE INDEX IF NOT EXISTS "dnf_rank_articles"' in sql
+
+
 def test_old_ddl_versions_render_their_own_names(spec: FeedSpec) -> None:
     assert 'DROP INDEX IF EXISTS "dnf_articles_hnsw";' in uninstall_sql(spec, DdlVersions())
     long = dataclasses.replace(spec, content_table="t" * 60)
-    assert len(index_name(long)) <= 63
+    name = index_name(long, DdlVersions(triggers=2, index=2))
+    assert name is not None and len(name) <= 63
+    assert index_name(spec) is None

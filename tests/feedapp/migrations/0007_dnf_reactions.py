@@ -5,13 +5,13 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ('dnf_django', '0006_item_rank'),
+        ('dnf_django', '0007_admin_pages'),
         ('feedapp', '0006_published_at_index'),
     ]
 
     dnf_feed = {   'feed_id': 'reactions',
     'fingerprint': '3f9841523104',
-    'ddl': {'triggers': 2, 'index': 2, 'rank': 1},
+    'ddl': {'triggers': 2, 'index': 3, 'rank': 1},
     'spec': {   'feed_id': 'reactions',
                 'content_table': 'feedapp_article',
                 'content_key': 'id',
@@ -153,6 +153,10 @@ CREATE TRIGGER "dnf_reactions_interaction_delete" AFTER DELETE ON "feedapp_react
 CREATE TRIGGER "dnf_reactions_interaction_truncate" AFTER TRUNCATE ON "feedapp_reaction"
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_reactions_interaction_v2"();
 
+-- Feed queries search rank vectors now, so no feed needs this index any more, even
+-- feeds still installed at an older version: it only slows down embedding writes.
+DROP INDEX IF EXISTS "dnf_hnsw_feedapp_article_embedding";
+
 -- Stage one of the feed's query: a maximum-inner-product search over its rank
 -- vectors. Partial, so each feed searches only its own rows of dnf_item_rank; the
 -- cast gives the index the dimension the shared column does not have.
@@ -283,6 +287,10 @@ CREATE TRIGGER "dnf_reactions_interaction_delete" AFTER DELETE ON "feedapp_react
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_reactions_interaction_v2"();
 CREATE TRIGGER "dnf_reactions_interaction_truncate" AFTER TRUNCATE ON "feedapp_reaction"
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_reactions_interaction_v2"();
+
+-- One index per embedding column, shared by every feed that embeds into it; cosine
+-- operator class, because feed queries order by the <=> operator.
+CREATE INDEX IF NOT EXISTS "dnf_hnsw_feedapp_article_embedding" ON "feedapp_article" USING hnsw ("embedding" vector_cosine_ops);
 
 DROP INDEX IF EXISTS "dnf_rank_reactions";
 DELETE FROM dnf_item_rank WHERE feed_id = 'reactions';

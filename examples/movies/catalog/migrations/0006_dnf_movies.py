@@ -6,12 +6,12 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ('catalog', '0005_published_at_index'),
-        ('dnf_django', '0006_item_rank'),
+        ('dnf_django', '0007_admin_pages'),
     ]
 
     dnf_feed = {   'feed_id': 'movies',
     'fingerprint': 'aee805b326ad',
-    'ddl': {'triggers': 2, 'index': 2, 'rank': 1},
+    'ddl': {'triggers': 2, 'index': 3, 'rank': 1},
     'spec': {   'feed_id': 'movies',
                 'content_table': 'catalog_movie',
                 'content_key': 'id',
@@ -153,6 +153,10 @@ CREATE TRIGGER "dnf_movies_interaction_delete" AFTER DELETE ON "catalog_movie_li
 CREATE TRIGGER "dnf_movies_interaction_truncate" AFTER TRUNCATE ON "catalog_movie_likes"
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_movies_interaction_v2"();
 
+-- Feed queries search rank vectors now, so no feed needs this index any more, even
+-- feeds still installed at an older version: it only slows down embedding writes.
+DROP INDEX IF EXISTS "dnf_hnsw_catalog_movie_embedding";
+
 -- Stage one of the feed's query: a maximum-inner-product search over its rank
 -- vectors. Partial, so each feed searches only its own rows of dnf_item_rank; the
 -- cast gives the index the dimension the shared column does not have.
@@ -283,6 +287,10 @@ CREATE TRIGGER "dnf_movies_interaction_delete" AFTER DELETE ON "catalog_movie_li
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_movies_interaction_v2"();
 CREATE TRIGGER "dnf_movies_interaction_truncate" AFTER TRUNCATE ON "catalog_movie_likes"
     FOR EACH STATEMENT EXECUTE FUNCTION "dnf_movies_interaction_v2"();
+
+-- One index per embedding column, shared by every feed that embeds into it; cosine
+-- operator class, because feed queries order by the <=> operator.
+CREATE INDEX IF NOT EXISTS "dnf_hnsw_catalog_movie_embedding" ON "catalog_movie" USING hnsw ("embedding" vector_cosine_ops);
 
 DROP INDEX IF EXISTS "dnf_rank_movies";
 DELETE FROM dnf_item_rank WHERE feed_id = 'movies';
