@@ -48,7 +48,7 @@ class RankQuery:
     A weight is 0 for a signal the rank vectors do not carry (a custom expression).
     """
 
-    profile: Any
+    profile: Any  # None for users without one
     similarity: float
     freshness: float
     popularity: float
@@ -59,13 +59,13 @@ def candidate_ids_sql(
     spec: FeedSpec,
     items: QuerySet[Any],
     *,
-    rank: RankQuery | None,
+    rank: RankQuery,
     freshness_order: Any,
     pools: CandidatePools,
 ) -> tuple[str, tuple[Any, ...]]:
     """One SQL ``UNION`` of the candidate pools that apply, and its parameters."""
     parts: list[tuple[str, tuple[Any, ...]]] = []
-    if rank is not None and pools.similarity:
+    if pools.similarity and (rank.similarity or rank.freshness or rank.popularity):
         parts.append(_rank_candidates(spec, items, rank, pools.similarity))
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
@@ -95,6 +95,9 @@ def _rank_candidates(
         feed_literal=quote_literal(spec.feed_id),
         dimension=str(spec.dimension + RANK_EXTRA_DIMENSIONS),
     )
-    profile = [float(x) * rank.similarity for x in rank.profile]
+    if rank.profile is None:
+        profile = [0.0] * spec.dimension
+    else:
+        profile = [float(x) * rank.similarity for x in rank.profile]
     params = (rank.freshness, rank.now, rank.popularity)
     return sql, (*items_params, profile, *params, limit)

@@ -2,8 +2,8 @@
 
 ``score = w_s·similarity + w_f·freshness + w_p·popularity``, computed in SQL and
 returned as a lazy QuerySet annotated with each component. Queries per evaluated
-feed: one for the profile, one that applies the HNSW search settings (users with a
-profile only), and the feed query itself.
+feed: one for the profile (signed-in users only), one that applies the HNSW search
+settings, and the feed query itself.
 """
 
 from __future__ import annotations
@@ -84,18 +84,15 @@ def rank_feed(
     profile = profile_vector(feed, spec, user)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
+    rank, pools = _rank_query(feed, profile, now), _pools()
     ids_sql, params = candidate_ids_sql(
-        spec,
-        items,
-        rank=_rank_query(feed, profile, now),
-        freshness_order=freshest_first,
-        pools=_pools(),
+        spec, items, rank=rank, freshness_order=freshest_first, pools=pools
     )
     ranked: QuerySet[Any] = scored(
         items.filter(pk__in=RawSQL(ids_sql, params)), feed, spec, profile, now
     ).order_by("-score", "pk")[:limit]
     ranked.__class__ = feed_queryset_class(type(ranked))
-    if profile is not None:
+    if pools.similarity and rank.similarity + rank.freshness + rank.popularity:
         ranked.dnf_search = (  # type: ignore[attr-defined]
             feed_setting("HNSW_ITERATIVE_SCAN"),
             feed_setting("HNSW_EF_SEARCH"),
@@ -123,10 +120,9 @@ def scored(
     return ranked
 
 
-def _rank_query(feed: Any, profile: Any, now: datetime) -> RankQuery | None:
-    """Stage one's search, for users with a profile; custom signals weigh 0 there."""
-    if profile is None:
-        return None
+def _rank_query(feed: Any, profile: Any, now: datetime) -> RankQuery:
+    """Stage one's search; custom signals weigh 0 there, as does similarity without a
+    profile (the search then ranks by freshness and popularity together)."""
     built_in_freshness = (
         feed.get_setting("freshness_expression") is None
         and feed.get_setting("freshness_field") is not None
@@ -134,7 +130,7 @@ def _rank_query(feed: Any, profile: Any, now: datetime) -> RankQuery | None:
     built_in_popularity = feed.get_setting("popularity_expression") is None
     return RankQuery(
         profile=profile,
-        similarity=float(feed.get_setting("weight_similarity")),
+        similarity=float(feed.get_setting("weight_similarity")) if profile is not None else 0.0,
         freshness=float(feed.get_setting("weight_freshness")) if built_in_freshness else 0.0,
         popularity=float(feed.get_setting("weight_popularity")) if built_in_popularity else 0.0,
         now=now,
