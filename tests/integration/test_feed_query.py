@@ -118,15 +118,19 @@ def test_bad_limit_is_refused(catalog: dict[str, Movie]) -> None:
 
 
 def exact_ranking(
-    users_profile: np.ndarray, movies: list[Movie], now: Any, stats: dict[int, int]
+    users_profile: np.ndarray | None, movies: list[Movie], now: Any, stats: dict[int, int]
 ) -> list[int]:
     """The hybrid ranking over ALL items, in numpy: what the two stages approximate."""
     top = max(stats.values(), default=0)
     scored = []
     for movie in movies:
         vector = np.asarray(movie.embedding, dtype=np.float64)
-        similarity = float(
-            vector @ users_profile / np.linalg.norm(vector) / np.linalg.norm(users_profile)
+        similarity = (
+            0.0
+            if users_profile is None
+            else float(
+                vector @ users_profile / np.linalg.norm(vector) / np.linalg.norm(users_profile)
+            )
         )
         age_h = max((now - movie.published_at).total_seconds(), 0) / 3600
         freshness = math.exp(-math.log(2) * age_h / 72)
@@ -135,10 +139,20 @@ def exact_ranking(
     return [pk for _, pk in sorted(scored)]
 
 
-@pytest.mark.parametrize("force_index", [False, True])
+@pytest.mark.parametrize(
+    ("force_index", "rank_search_only"), [(False, False), (True, False), (True, True)]
+)
 def test_two_stages_find_what_a_full_scan_finds_even_under_filters(
-    db: None, force_index: bool
+    db: None, force_index: bool, rank_search_only: bool, settings: Any
 ) -> None:
+    if rank_search_only:
+        # Without the freshest and most popular pools, the rank vectors alone must
+        # find the hybrid top 20, for users with a profile and anonymous ones alike.
+        settings.DJANGO_NEURAL_FEED = {
+            **settings.DJANGO_NEURAL_FEED,
+            "CANDIDATES_FRESHNESS": 0,
+            "CANDIDATES_POPULARITY": 0,
+        }
     if force_index:
         # A table this small would be scanned; make the planner walk the HNSW index, as
         # it does at scale, so iterative scan under filters is what gets tested.
@@ -179,6 +193,11 @@ def test_two_stages_find_what_a_full_scan_finds_even_under_filters(
             exact = exact_ranking(profile, allowed, now, stats)[:20]
             assert len(got) == 20
             recalls.append(len(set(got) & set(exact)) / 20)
+    for queryset in (None, Movie.objects.filter(genres="Drama")):
+        allowed = [m for m in movies if queryset is None or m.genres == "Drama"]
+        feed = MovieFeed.get_feed(AnonymousUser(), queryset=queryset, limit=20, now=now)
+        got = [m.pk for m in feed]
+        recalls.append(len(set(got) & set(exact_ranking(None, allowed, now, stats)[:20])) / 20)
     assert np.mean(recalls) >= 0.95, recalls
     plan = MovieFeed.get_feed(user, queryset=Movie.objects.filter(genres="Drama")).explain()
     assert ("dnf_rank_movies" in plan) == force_index, plan
