@@ -40,8 +40,14 @@ class DdlVersions:
 
 CURRENT = DdlVersions(triggers=2, index=3, rank=1)
 
-# Rank vectors: the embedding plus freshness, popularity and a slack coordinate.
+# Rank vectors: the embedding, the collaborative vector, then freshness, popularity
+# and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
+
+
+def rank_dimension(spec: FeedSpec) -> int:
+    """Length of ``spec``'s rank vectors (see ``dnf_django.models.ItemRank``)."""
+    return spec.dimension + spec.collaborative_dimension + RANK_EXTRA_DIMENSIONS
 
 
 def _function(spec: FeedSpec, side: str, versions: DdlVersions) -> str:
@@ -150,7 +156,7 @@ def rank_index_name(spec: FeedSpec) -> str:
 
 def _rank_parts(spec: FeedSpec) -> tuple[Any, ...]:
     # What the rank rows and their index depend on: a change rebuilds them.
-    return (spec.dimension, spec.freshness_column, spec.freshness_half_life_hours)
+    return (rank_dimension(spec), spec.freshness_column, spec.freshness_half_life_hours)
 
 
 def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
@@ -160,7 +166,7 @@ def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
         render_sql(
             f"indexes/rank_v{versions.rank}",
             index=quote_identifier(rank_index_name(spec)),
-            dimension=str(spec.dimension + RANK_EXTRA_DIMENSIONS),
+            dimension=str(rank_dimension(spec)),
             feed_literal=quote_literal(spec.feed_id),
         )
     ]

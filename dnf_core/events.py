@@ -28,6 +28,7 @@ class TaskKind(StrEnum):
     PROFILES = "profiles"
     POPULARITY = "popularity"
     RANK = "rank"
+    FACTORS = "factors"
     RESET = "reset"
 
 
@@ -76,6 +77,8 @@ class Task:
     kind: TaskKind
     feed_id: str
     keys: tuple[str, ...]
+    # Seconds the broker holds the message before a worker may take it.
+    delay_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,13 @@ SPEC_VERSION = 1
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the hybrid score ``w_s·similarity + w_f·freshness + w_p·popularity``."""
+    """Weights of the hybrid score ``w_s·similarity + w_c·collaborative + w_f·freshness
+    + w_p·popularity``."""
 
     similarity: float = 0.6
     freshness: float = 0.2
     popularity: float = 0.2
+    collaborative: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -60,6 +62,8 @@ class FeedSpec:
     freshness_column: str | None = None
     # Rank vectors store freshness relative to this half-life.
     freshness_half_life_hours: float = 72.0
+    # Size of the item vectors learned from interactions (0: no collaborative signal).
+    collaborative_dimension: int = 0
     # The interaction table's primary key: breaks ties between equal order values.
     interaction_key_column: str = "id"
     # Interactions whose value here is negative are dislikes, zero is neutral.
@@ -101,6 +105,16 @@ class FeedSpec:
             raise ConfigurationError(
                 f"feed {self.feed_id!r}: freshness_half_life_hours must be a number > 0, "
                 f"got {half_life!r}"
+            )
+        collaborative = self.collaborative_dimension
+        if (
+            isinstance(collaborative, bool)
+            or not isinstance(collaborative, int)
+            or collaborative < 0
+        ):
+            raise ConfigurationError(
+                f"feed {self.feed_id!r}: collaborative_dimension must be an integer >= 0, "
+                f"got {collaborative!r}"
             )
         for name in ("dimension", "window"):
             value = getattr(self, name)

@@ -150,12 +150,14 @@ def compile_spec(feed: Any) -> FeedSpec:
         embedding_hash_column=_column(embedding_hash),
         freshness_column=freshness,
         freshness_half_life_hours=feed.get_setting("freshness_half_life_hours"),
+        collaborative_dimension=feed.get_setting("collaborative_dimension"),
         interaction_value_column=value,
         dislike_weight=feed.get_setting("dislike_weight"),
         weights=Weights(
             similarity=feed.get_setting("weight_similarity"),
             freshness=feed.get_setting("weight_freshness"),
             popularity=feed.get_setting("weight_popularity"),
+            collaborative=feed.get_setting("weight_collaborative"),
         ),
     )
 

@@ -20,6 +20,9 @@ class UserFeedProfile(models.Model):
     feed_id = models.CharField(max_length=64, db_index=True)
     # No fixed dimension: feeds with different models share this table.
     embedding = VectorField()
+    # The same mean over the items' collaborative vectors (dnf_item_factor); NULL
+    # until the feed has them.
+    collaborative = VectorField(null=True, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:
@@ -137,6 +140,49 @@ class ItemRank(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id}:{self.item_key}"
+
+
+class ItemFactor(models.Model):
+    """An item's collaborative vector in one feed, learned from who interacted with what.
+
+    A rank-``collaborative_dimension`` factorization of the feed's interactions,
+    columns scaled by ``1/sqrt(count)``: the inner product of two items' vectors
+    approximates the cosine of their co-interactions (item-kNN, compressed). Rebuilt
+    as a whole by the workers' ``factors`` task; divided by the largest item norm, so
+    against a unit profile the signal lies in [-1, 1].
+    """
+
+    feed_id = models.CharField(max_length=64)
+    item_key = models.TextField()
+    factor = VectorField()
+
+    class Meta:
+        db_table = "dnf_item_factor"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed_id", "item_key"], name="dnf_item_factor_feed_item"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}:{self.item_key}"
+
+
+class FactorState(models.Model):
+    """When a feed's collaborative vectors were built, and when the next build is due."""
+
+    feed_id = models.CharField(max_length=64, primary_key=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    users = models.IntegerField(default=0)
+    items = models.IntegerField(default=0)
+    interactions = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "dnf_factor_state"
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} (built {self.built_at})"
 
 
 class RankState(models.Model):

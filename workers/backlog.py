@@ -9,14 +9,18 @@ import psycopg
 import redis
 
 from dnf_core.sqlfiles import load_sql
-from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
+from workers.dispatch import EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE
 
 # Dramatiq's Redis broker keeps each message body in "<ns>:<queue>.msgs" from enqueue
 # until the actor acknowledges it (retries wait in the ".DQ" delay queue meanwhile).
-_MESSAGE_HASHES = tuple(
-    f"dramatiq:{queue}{suffix}.msgs"
-    for queue in (EMBED_QUEUE, FEED_QUEUE)
-    for suffix in ("", ".DQ")
+# A maintenance task counts once it is due, not while it waits for its time.
+_MESSAGE_HASHES = (
+    *(
+        f"dramatiq:{queue}{suffix}.msgs"
+        for queue in (EMBED_QUEUE, FEED_QUEUE)
+        for suffix in ("", ".DQ")
+    ),
+    f"dramatiq:{MAINTENANCE_QUEUE}.msgs",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.dispatch import EMBED_QUEUE, FEED_QUEUE
+from workers.dispatch import QUEUES
 
 SOCKET_TIMEOUT_S = 10
 
@@ -27,7 +27,7 @@ def make_broker(
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
     )
-    for queue in (EMBED_QUEUE, FEED_QUEUE):
+    for queue in QUEUES:
         broker.declare_queue(queue)
     dramatiq.set_broker(broker)
     return broker

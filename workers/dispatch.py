@@ -8,11 +8,17 @@ from dnf_core.events import Task, TaskKind
 
 EMBED_QUEUE = "dnf_embed"
 FEED_QUEUE = "dnf_feed"
+# Scheduled whole-feed work (relearning collaborative vectors): its delayed messages
+# are plans, not backlog.
+MAINTENANCE_QUEUE = "dnf_maintenance"
+QUEUES = (EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE)
 
 
 def queue_for(kind: TaskKind) -> str:
     """Embedding is CPU-bound and slow; it gets its own queue so it never delays profiles."""
-    return EMBED_QUEUE if kind is TaskKind.EMBED else FEED_QUEUE
+    if kind is TaskKind.EMBED:
+        return EMBED_QUEUE
+    return MAINTENANCE_QUEUE if kind is TaskKind.FACTORS else FEED_QUEUE
 
 
 def actor_name(kind: TaskKind) -> str:
@@ -35,4 +41,5 @@ class Dispatcher:
             kwargs={},
             options={},
         )
-        self.broker.enqueue(message)
+        delay = round(task.delay_s * 1000) if task.delay_s > 0 else None
+        self.broker.enqueue(message, delay=delay)

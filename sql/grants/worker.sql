@@ -8,4 +8,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_user_profile TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_item_stat TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_item_rank TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_rank_state TO {role};
+GRANT SELECT, INSERT, DELETE ON dnf_item_factor TO {role};
+GRANT SELECT, INSERT, UPDATE ON dnf_factor_state TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_failure TO {role};

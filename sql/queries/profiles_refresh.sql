@@ -1,15 +1,18 @@
 -- profile = l2_normalize(avg(embedding)) over the user's most recent interactions
--- whose items are embedded; a user with none left loses the profile.
+-- whose items are embedded; a user with none left loses the profile. The
+-- collaborative part is the same mean over those items' collaborative vectors.
 WITH users AS (
     SELECT DISTINCT u AS user_key FROM unnest(%(users)s::text[]) AS u
 ),
 recent AS (
-    SELECT users.user_key, r.embedding
+    SELECT users.user_key, r.embedding, r.factor
     FROM users
     CROSS JOIN LATERAL (
-        SELECT c.{embedding} AS embedding
+        SELECT c.{embedding} AS embedding, fa.factor
         FROM {interactions} i
         JOIN {content} c ON c.{content_key} = i.{item}
+        LEFT JOIN dnf_item_factor fa
+            ON fa.feed_id = %(feed_id)s AND fa.item_key = i.{item}::text
         WHERE i.{user} = users.user_key::{user_key_type}
           AND c.{embedding} IS NOT NULL
         ORDER BY i.{order} DESC, i.{interaction_key} DESC
@@ -17,16 +20,18 @@ recent AS (
     ) AS r
 ),
 profiles AS (
-    SELECT user_key, l2_normalize(avg(embedding)) AS embedding
+    SELECT user_key, l2_normalize(avg(embedding)) AS embedding,
+        l2_normalize(avg(factor)) AS collaborative
     FROM recent
     GROUP BY user_key
 ),
 upserted AS (
-    INSERT INTO dnf_user_profile (user_id, feed_id, embedding, updated_at)
-    SELECT user_key::{user_key_type}, %(feed_id)s, embedding, now()
+    INSERT INTO dnf_user_profile (user_id, feed_id, embedding, collaborative, updated_at)
+    SELECT user_key::{user_key_type}, %(feed_id)s, embedding, collaborative, now()
     FROM profiles
     ON CONFLICT (user_id, feed_id) DO UPDATE
-    SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at
+    SET embedding = EXCLUDED.embedding, collaborative = EXCLUDED.collaborative,
+        updated_at = EXCLUDED.updated_at
     RETURNING 1
 )
 DELETE FROM dnf_user_profile p

@@ -9,6 +9,7 @@ from dramatiq import Broker
 
 from dnf_core.events import TaskKind
 from workers.actors.embed import embed_items
+from workers.actors.factors import build_factors
 from workers.actors.popularity import recount_popularity
 from workers.actors.profiles import refresh_profiles
 from workers.actors.rank import refresh_ranks
@@ -18,6 +19,7 @@ from workers.runtime import Runtime
 
 __all__ = [
     "HANDLERS",
+    "build_factors",
     "declare_actors",
     "embed_items",
     "recount_popularity",
@@ -32,11 +34,12 @@ HANDLERS: dict[TaskKind, Callable[[Runtime, str, list[str]], object]] = {
     TaskKind.PROFILES: refresh_profiles,
     TaskKind.POPULARITY: recount_popularity,
     TaskKind.RANK: refresh_ranks,
+    TaskKind.FACTORS: build_factors,
     TaskKind.RESET: reset_feed,
 }
 
 # Bounded so a stuck call is retried instead of holding a thread forever.
-_TIME_LIMIT_MS = {TaskKind.EMBED: 10 * 60_000}
+_TIME_LIMIT_MS = {TaskKind.EMBED: 10 * 60_000, TaskKind.FACTORS: 60 * 60_000}
 _DEFAULT_TIME_LIMIT_MS = 2 * 60_000
 # Dramatiq's default backoff grows to 7 days; a feed should recover within minutes
 # of its database or model coming back.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.sqlfiles import load_sql
+from workers.actors.factors import schedule_factors
 from workers.actors.rank import rebase, write_ranks
 from workers.failures import clear_failures
 from workers.runtime import Runtime
@@ -25,3 +26,5 @@ def recount_popularity(runtime: Runtime, feed_id: str, items: list[str]) -> None
         clear_failures(conn, feed_id, TaskKind.POPULARITY, items)
     if due:
         rebase(runtime, spec)
+    # What co-interactions say about items changed: relearn the collaborative vectors.
+    schedule_factors(runtime, spec)
