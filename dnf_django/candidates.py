@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from dnf_core.ddl import RANK_EXTRA_DIMENSIONS
+from dnf_core.ddl import rank_dimension
 from dnf_core.identifiers import quote_literal
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
@@ -49,10 +49,17 @@ class RankQuery:
     """
 
     profile: Any  # None for users without one
+    collaborative_profile: Any  # None without collaborative vectors
     similarity: float
+    collaborative: float
     freshness: float
     popularity: float
     now: datetime
+
+    @property
+    def searches(self) -> bool:
+        """Whether any signal the rank vectors carry has weight here."""
+        return any((self.similarity, self.collaborative, self.freshness, self.popularity))
 
 
 def candidate_ids_sql(
@@ -65,7 +72,7 @@ def candidate_ids_sql(
 ) -> tuple[str, tuple[Any, ...]]:
     """One SQL ``UNION`` of the candidate pools that apply, and its parameters."""
     parts: list[tuple[str, tuple[Any, ...]]] = []
-    if pools.similarity and (rank.similarity or rank.freshness or rank.popularity):
+    if pools.similarity and rank.searches:
         parts.append(_rank_candidates(spec, items, rank, pools.similarity))
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
@@ -93,11 +100,16 @@ def _rank_candidates(
         # A literal, not a parameter: the planner must see it to pick the feed's
         # partial index (feed ids are validated to [a-z0-9_]).
         feed_literal=quote_literal(spec.feed_id),
-        dimension=str(spec.dimension + RANK_EXTRA_DIMENSIONS),
+        dimension=str(rank_dimension(spec)),
     )
-    if rank.profile is None:
-        profile = [0.0] * spec.dimension
-    else:
-        profile = [float(x) * rank.similarity for x in rank.profile]
+    profile = _scaled(rank.profile, rank.similarity, spec.dimension)
+    profile += _scaled(rank.collaborative_profile, rank.collaborative, spec.collaborative_dimension)
     params = (rank.freshness, rank.now, rank.popularity)
     return sql, (*items_params, profile, *params, limit)
+
+
+def _scaled(vector: Any, weight: float, dimension: int) -> list[float]:
+    # Zeros when absent: that part of the rank vectors then adds nothing to the score.
+    if vector is None or not weight:
+        return [0.0] * dimension
+    return [float(x) * weight for x in vector]

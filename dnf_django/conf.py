@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "WEIGHT_SIMILARITY": 0.6,
     "WEIGHT_FRESHNESS": 0.2,
     "WEIGHT_POPULARITY": 0.2,
+    "WEIGHT_COLLABORATIVE": 0.0,
+    # Item vectors learned from co-interactions; 0 turns the collaborative signal off.
+    "COLLABORATIVE_DIMENSION": 128,
     "USER_LIKES_LIMIT": 20,
     "DISLIKE_WEIGHT": 0.5,
     "FRESHNESS_HALF_LIFE_HOURS": 72.0,
@@ -68,6 +71,10 @@ def _number(value: Any) -> bool:
 RULES: dict[str, tuple[Any, str]] = {
     "FRESHNESS_HALF_LIFE_HOURS": (lambda v: _number(v) and v > 0, "a positive number"),
     "DISLIKE_WEIGHT": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "COLLABORATIVE_DIMENSION": (
+        lambda v: _non_negative_int(v) and v <= 1024,
+        "an integer in 0..1024",
+    ),
     "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_FRESHNESS": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_POPULARITY": (_non_negative_int, "an integer >= 0"),

@@ -23,6 +23,8 @@ _SETTING_DEFAULTS = {
     "weight_similarity": "WEIGHT_SIMILARITY",
     "weight_freshness": "WEIGHT_FRESHNESS",
     "weight_popularity": "WEIGHT_POPULARITY",
+    "weight_collaborative": "WEIGHT_COLLABORATIVE",
+    "collaborative_dimension": "COLLABORATIVE_DIMENSION",
     "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
     "dislike_weight": "DISLIKE_WEIGHT",
 }
@@ -60,6 +62,8 @@ class BaseNeuralFeed:
     weight_similarity: ClassVar[float | None] = None
     weight_freshness: ClassVar[float | None] = None
     weight_popularity: ClassVar[float | None] = None
+    weight_collaborative: ClassVar[float | None] = None
+    collaborative_dimension: ClassVar[int | None] = None
     freshness_half_life_hours: ClassVar[float | None] = None
     popularity_expression: ClassVar[Any] = None
     freshness_expression: ClassVar[Any] = None

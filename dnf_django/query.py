@@ -8,6 +8,7 @@ settings, and the feed query itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from operator import add
@@ -17,35 +18,51 @@ from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, TextFi
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, MaxInnerProduct
 
 from dnf_core.spec import FeedSpec
 from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
 from dnf_django.conf import feed_setting
 from dnf_django.expressions import ExponentialDecay, LogScaled
-from dnf_django.models import FeedItemStat, UserFeedProfile
+from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
 from dnf_django.queryset import feed_queryset_class
 
 # The ranking signals, each in [0, 1]; ``score`` weighs them with ``weight_<name>``.
-SIGNALS = ("similarity", "freshness", "popularity")
+SIGNALS = ("similarity", "collaborative", "freshness", "popularity")
 
 
-def profile_vector(feed: Any, spec: FeedSpec, user: Any) -> Any:
+@dataclass(frozen=True)
+class Profile:
+    """A user's taste: the mean of their recent liked items' embeddings, and of their
+    collaborative vectors (None until the feed has learned those)."""
+
+    embedding: Any
+    collaborative: Any = None
+
+
+def profile_vector(feed: Any, spec: FeedSpec, user: Any) -> Profile | None:
     """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
 
     As upstream: a user new to a child feed starts from the parent's profile, but only
-    when both embed with the same model, so the vectors are comparable. None for
+    when both embed with the same model, so the vectors are comparable; collaborative
+    vectors are learned per feed, so an inherited profile has none. None for
     anonymous users and users with no likes anywhere in the chain. One query.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
-    rows = dict(
-        UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).values_list(
-            "feed_id", "embedding"
-        )
-    )
-    return next((rows[feed_id] for feed_id in chain if feed_id in rows), None)
+    rows = {
+        feed_id: (embedding, collaborative)
+        for feed_id, embedding, collaborative in UserFeedProfile.objects.filter(
+            user_id=user.pk, feed_id__in=chain
+        ).values_list("feed_id", "embedding", "collaborative")
+    }
+    for feed_id in chain:
+        if feed_id in rows:
+            embedding, collaborative = rows[feed_id]
+            own = feed_id == spec.feed_id and spec.collaborative_dimension
+            return Profile(embedding, collaborative if own else None)
+    return None
 
 
 def _profile_chain(feed: Any, spec: FeedSpec) -> list[str]:
@@ -92,7 +109,7 @@ def rank_feed(
         items.filter(pk__in=RawSQL(ids_sql, params)), feed, spec, profile, now
     ).order_by("-score", "pk")[:limit]
     ranked.__class__ = feed_queryset_class(type(ranked))
-    if pools.similarity and rank.similarity + rank.freshness + rank.popularity:
+    if pools.similarity and rank.searches:
         ranked.dnf_search = (  # type: ignore[attr-defined]
             feed_setting("HNSW_ITERATIVE_SCAN"),
             feed_setting("HNSW_EF_SEARCH"),
@@ -103,34 +120,53 @@ def rank_feed(
 def scored(
     items: QuerySet[Any], feed: Any, spec: FeedSpec, profile: Any, now: datetime
 ) -> QuerySet[Any]:
-    """``items`` annotated with ``similarity``, ``freshness``, ``popularity`` and ``score``."""
+    """``items`` annotated with each of :data:`SIGNALS` and ``score``."""
     similarity: Any = Value(0.0, output_field=FloatField())
     if profile is not None:
         similarity = Coalesce(
-            1.0 - CosineDistance(spec.embedding_column, profile),
+            1.0 - CosineDistance(spec.embedding_column, profile.embedding),
             Value(0.0),
             output_field=FloatField(),
         )
     freshness, _ = _freshness(feed, now)
     weighted = [feed.get_setting(f"weight_{name}") * F(name) for name in SIGNALS]
     signals = items.annotate(
-        similarity=similarity, freshness=freshness, popularity=_popularity(feed, spec)
+        similarity=similarity,
+        collaborative=_collaborative(spec, profile),
+        freshness=freshness,
+        popularity=_popularity(feed, spec),
     )
     ranked: QuerySet[Any] = signals.annotate(score=reduce(add, weighted))
     return ranked
 
 
-def _rank_query(feed: Any, profile: Any, now: datetime) -> RankQuery:
-    """Stage one's search; custom signals weigh 0 there, as does similarity without a
-    profile (the search then ranks by freshness and popularity together)."""
+def _collaborative(spec: FeedSpec, profile: Profile | None) -> Any:
+    """Inner product of the item's collaborative vector with the user's (0 without)."""
+    if profile is None or profile.collaborative is None:
+        return Value(0.0, output_field=FloatField())
+    factor = ItemFactor.objects.filter(
+        feed_id=spec.feed_id, item_key=Cast(OuterRef("pk"), TextField())
+    ).annotate(product=-MaxInnerProduct("factor", profile.collaborative))
+    return Coalesce(Subquery(factor.values("product")[:1]), Value(0.0), output_field=FloatField())
+
+
+def _rank_query(feed: Any, profile: Profile | None, now: datetime) -> RankQuery:
+    """Stage one's search; custom signals weigh 0 there, as do similarity without a
+    profile (the search then ranks by freshness and popularity together) and the
+    collaborative signal without collaborative vectors."""
     built_in_freshness = (
         feed.get_setting("freshness_expression") is None
         and feed.get_setting("freshness_field") is not None
     )
     built_in_popularity = feed.get_setting("popularity_expression") is None
+    collaborative = profile.collaborative if profile is not None else None
     return RankQuery(
-        profile=profile,
+        profile=profile.embedding if profile is not None else None,
+        collaborative_profile=collaborative,
         similarity=float(feed.get_setting("weight_similarity")) if profile is not None else 0.0,
+        collaborative=(
+            float(feed.get_setting("weight_collaborative")) if collaborative is not None else 0.0
+        ),
         freshness=float(feed.get_setting("weight_freshness")) if built_in_freshness else 0.0,
         popularity=float(feed.get_setting("weight_popularity")) if built_in_popularity else 0.0,
         now=now,

@@ -1,9 +1,10 @@
 -- Stage one: the items with the best hybrid score that pass the caller's filters.
 -- The score is linear, so it is one inner product between an item's rank vector
--- (dnf_django.models.ItemRank) and the query vector built here from the profile,
--- the clock and the largest count: [w_s·profile, w_f/a·2^((t0 - now)/h),
--- w_p/a·log_scale/ln(1 + max), 0]. The feed's partial HNSW index serves the ORDER BY;
--- its iterative scan keeps going while filters reject rows.
+-- (dnf_django.models.ItemRank) and the query vector built here from the profiles,
+-- the clock and the largest count: [w_s·profile, w_c·collaborative profile,
+-- w_f/a·2^((t0 - now)/h), w_p/a·log_scale/ln(1 + max), 0]. The feed's partial
+-- HNSW index serves the ORDER BY; its iterative scan keeps going while filters
+-- reject rows.
 SELECT c.pk
 FROM dnf_item_rank r
 JOIN ({items}) AS c (pk) ON c.pk = r.item_key::{key_type}

@@ -145,10 +145,16 @@ def test_explain_takes_the_score_apart(movies: list[Movie]) -> None:
     assert top.item_key == feed[0].pk and top.has_profile
     assert top.signals == {
         "similarity": feed[0].similarity,
+        "collaborative": feed[0].collaborative,
         "freshness": feed[0].freshness,
         "popularity": feed[0].popularity,
     }
-    assert top.weights == {"similarity": 0.6, "freshness": 0.2, "popularity": 0.2}
+    assert top.weights == {
+        "similarity": 0.6,
+        "collaborative": 0.0,
+        "freshness": 0.2,
+        "popularity": 0.2,
+    }
     assert sum(top.contributions.values()) == pytest.approx(top.score)
     assert top.score == pytest.approx(feed[0].score)
     assert f"score {feed[0].score:.3f}" in str(top)
