@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import QuerySet
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
 from dnf_django.models import FeedItemStat, UserFeedProfile
+from dnf_django.pages import FeedPage
 from tests.docsamples import Sample, samples
 from workers.actors.rank import write_ranks
 
@@ -67,8 +69,17 @@ def namespace(db: None) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(
-    "sample", [pytest.param(s, id=s.id) for s in samples() if s.kind == "run"]
-)
+@pytest.mark.parametrize("sample", [pytest.param(s, id=s.id) for s in samples() if s.kind == "run"])
 def test_sample_runs(sample: Sample, namespace: dict[str, Any]) -> None:
+    given = set(namespace)
     exec(compile(sample.code, sample.id, "exec"), namespace)
+    # Whatever feeds the sample kept must hold items: a sample that ranks nothing
+    # would pass while showing readers an empty feed.
+    feeds = [
+        value
+        for name, value in namespace.items()
+        if name not in given and isinstance(value, QuerySet | FeedPage)
+    ]
+    assert feeds, f"{sample.id} keeps no feed or page; nothing checks what it ranked"
+    for value in feeds:
+        assert list(value.items if isinstance(value, FeedPage) else value), sample.id

@@ -186,6 +186,35 @@ def test_settings_reference_states_each_rule(key: str) -> None:
     assert RULES[key][1] in validation, f"{key}: validation should say {RULES[key][1]!r}"
 
 
+def stated_defaults() -> list[tuple[str, str, str]]:
+    """Every default a page states next to a key: `KEY` (v), `KEY` setting (v), | `KEY` | v |."""
+    keys = "|".join(DEFAULTS)
+    patterns = (
+        re.compile(rf"`({keys})`(?: setting)? \(([^)]+)\)"),
+        re.compile(rf"\| `({keys})` \| ([^|]+) \|"),
+    )
+    return [
+        (page.name, match[1], match[2].strip().strip("`"))
+        for page in documents()
+        for pattern in patterns
+        for match in pattern.finditer(page.read_text())
+    ]
+
+
+def test_every_page_states_the_current_defaults() -> None:
+    stated = stated_defaults()
+    assert len({key for _, key, _ in stated}) > len(DEFAULTS) // 2, "the patterns found little"
+    wrong = []
+    for page, key, text in stated:
+        try:
+            value = ast.literal_eval(text.replace(",", ""))
+        except (ValueError, SyntaxError):
+            value = text
+        if value != DEFAULTS[key]:
+            wrong.append(f"{page}: {key} = {text}, the code says {DEFAULTS[key]!r}")
+    assert not wrong, wrong
+
+
 # --- feed class reference --------------------------------------------------------------
 
 FEEDS_DOC = DOCS / "feeds.md"
