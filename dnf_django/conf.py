@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES_SIMILARITY": 100,
     "CANDIDATES_FRESHNESS": 100,
     "CANDIDATES_POPULARITY": 100,
-    "HNSW_EF_SEARCH": 200,
+    "HNSW_EF_SEARCH": 400,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
     # Items one chain of get_page cursors may show; the cursor carries their keys.
     "PAGE_MAX_ITEMS": 1000,
