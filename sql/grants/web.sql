@@ -5,5 +5,5 @@
 -- it; system checks read the registry.
 GRANT SELECT, INSERT ON dnf_outbox TO {role};
 GRANT SELECT ON dnf_feed, dnf_user_profile, dnf_item_stat TO {role};
-GRANT SELECT ON dnf_item_rank, dnf_rank_state TO {role};
+GRANT SELECT ON dnf_item_rank, dnf_rank_state, dnf_embedding_model TO {role};
 GRANT SELECT, DELETE ON dnf_failure TO {role};

@@ -9,3 +9,8 @@ GRANT SELECT, INSERT, UPDATE ON dnf_item_stat TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_item_rank TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_rank_state TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_failure TO {role};
+-- Record which model the feed serves (UPDATE: the FOR SHARE lock that orders
+-- embedding writes against a swap), and keep a new model's vectors aside.
+GRANT SELECT, INSERT, UPDATE ON dnf_embedding_model TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_embedding_next TO {role};
+GRANT USAGE ON SEQUENCE dnf_embedding_next_id_seq TO {role};
