@@ -206,3 +206,26 @@ def test_a_feed_not_migrated_to_its_declaration_is_refused(
         CommandError, match=re.escape("dnf_makemigrations && python manage.py migrate")
     ):
         call_command("dnf_reembed", "--feed", "movies")
+
+
+def test_reembedding_into_a_column_of_another_dimension_is_refused_with_the_steps(
+    embedded: tuple,
+) -> None:
+    EmbeddingModel.objects.filter(feed_id="movies").update(
+        identity="dnf_core.encoders.HashingEncoder:hashing-768:768"
+    )
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE catalog_movie ALTER COLUMN embedding TYPE vector(768) USING NULL")
+    try:
+        with pytest.raises(CommandError) as refused:
+            call_command("dnf_reembed", "--feed", "movies")
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(
+                "ALTER TABLE catalog_movie ALTER COLUMN embedding TYPE vector(384) USING NULL"
+            )
+    message = str(refused.value)
+    assert (
+        "makemigrations catalog" in message
+        and "catalog_movie.embedding is not vector(384)" in message
+    )
