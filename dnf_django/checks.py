@@ -18,8 +18,10 @@ from django.db.models.expressions import OrderBy
 
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
+from dnf_core.sqlfiles import load_sql
 from dnf_django.conf import DEFAULTS, RULES, UPSTREAM_KEYS
 from dnf_django.migration_writer import pending_migrations
+from dnf_django.model_changes import model_change_steps
 from dnf_django.registry import installed_specs, registered_feeds
 
 FIX_MIGRATIONS = "run: python manage.py dnf_makemigrations && python manage.py migrate"
@@ -68,10 +70,28 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     for feed, spec in compiled:
         messages += _freshness_index(feed, spec)
     if not any(m.is_serious() for m in messages):
-        for migration in pending_migrations([feed for feed, _ in compiled]):
+        declared = {spec.feed_id: feed for feed, spec in compiled}
+        for migration in pending_migrations(list(declared.values())):
+            spec, previous = migration.spec, migration.previous
+            if previous is not None and previous.embedding_identity != spec.embedding_identity:
+                messages.append(
+                    Warning(
+                        f"feed {spec.feed_id!r} changes its embedding model from "
+                        f"{previous.embedding_identity} to {spec.embedding_identity}: "
+                        "every item must be embedded again",
+                        hint=model_change_steps(
+                            declared[spec.feed_id],
+                            spec,
+                            previous.embedding_identity,
+                            migrated=False,
+                        ),
+                        id="dnf_django.W006",
+                    )
+                )
+                continue
             messages.append(
                 Warning(
-                    f"feed {migration.spec.feed_id!r} changed since its last migration: "
+                    f"feed {spec.feed_id!r} changed since its last migration: "
                     "its installed triggers and registry row do not match its declaration",
                     hint=FIX_MIGRATIONS,
                     id="dnf_django.W001",
@@ -189,9 +209,23 @@ def _drift(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessag
     with connections[alias].cursor() as cur:
         cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dnf\\_%%'")
         triggers = {row[0] for row in cur.fetchall()}
+    with connections[alias].cursor() as cur:
+        cur.execute(load_sql("queries/embedding_model_all"))
+        serving = dict(cur.fetchall())
     messages: list[CheckMessage] = []
-    for _, spec in compiled:
+    for feed, spec in compiled:
         current = installed.get(spec.feed_id)
+        made_by = serving.get(spec.feed_id)
+        if made_by is not None and made_by != spec.embedding_identity:
+            migrated = current is not None and current.embedding_identity == spec.embedding_identity
+            messages.append(
+                Warning(
+                    f"database {alias!r}: feed {spec.feed_id!r} serves vectors made by "
+                    f"{made_by}, but declares {spec.embedding_identity}",
+                    hint=model_change_steps(feed, spec, made_by, migrated=migrated),
+                    id="dnf_django.W007",
+                )
+            )
         expected = {
             f"dnf_{spec.feed_id}_{side}_{event}"
             for side in ("content", "interaction")

@@ -31,6 +31,8 @@ class PendingMigration:
     path: Path
     source: str
     spec: FeedSpec
+    # What the feed's newest migration installs; None for a new feed.
+    previous: FeedSpec | None = None
 
 
 def installed_spec(
@@ -93,7 +95,16 @@ def pending_migrations(feeds: list[Any]) -> list[PendingMigration]:
             forward = change_sql(old, old_versions, spec)
             backward = change_sql(spec, CURRENT, old, old_versions)
         source = render_migration(spec, dependencies, forward, backward)
-        pending.append(PendingMigration(app_label, name, directory / f"{name}.py", source, spec))
+        pending.append(
+            PendingMigration(
+                app_label,
+                name,
+                directory / f"{name}.py",
+                source,
+                spec,
+                previous[0] if previous is not None else None,
+            )
+        )
     return pending
 
 

@@ -209,6 +209,54 @@ class RankState(models.Model):
         return f"{self.feed_id} (t0 {self.t0:%Y-%m-%d %H:%M})"
 
 
+class EmbeddingModel(models.Model):
+    """Which model made the vectors a feed serves: ``encoder:model:dimension``.
+
+    Every vector in the feed's embedding column (and so its profiles and rank vectors)
+    was made by this identity: workers write that column only with vectors of it.
+    When the installed spec names another model, workers put the new model's vectors
+    in :class:`NextEmbedding` instead, until ``manage.py dnf_reembed`` swaps them in
+    and moves this row to the new identity. Which identity made one row's vector can
+    be checked from its ``embedding_hash``: it is ``md5(identity || '\\n' || text)``.
+    """
+
+    feed_id = models.CharField(max_length=64, primary_key=True)
+    identity = models.TextField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "dnf_embedding_model"
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}: {self.identity}"
+
+
+class NextEmbedding(models.Model):
+    """An item's vector from a feed's new model, waiting for the swap of a re-embedding.
+
+    Filled by the workers while the feed keeps serving the old vectors; a row counts
+    only while ``text_md5`` still matches the item's text and the new model.
+    """
+
+    feed_id = models.CharField(max_length=64)
+    item_key = models.TextField()
+    identity = models.TextField()
+    text_md5 = models.CharField(max_length=32)
+    # No fixed dimension: the new model may have another one than the column has now.
+    embedding = VectorField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dnf_embedding_next"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed_id", "item_key"], name="dnf_embedding_next_feed_item"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}:{self.item_key} ({self.identity})"
+
+
 class Status(models.Model):
     """No table: the admin's entry for the pipeline status page, and its permission."""
 

@@ -54,3 +54,12 @@ class SlowEncoder(HashingEncoder):
     def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
         time.sleep(0.2)
         return super().encode_batch(texts, model_name)
+
+
+class ShiftedEncoder(HashingEncoder):
+    """Another 'model' of the same dimension: HashingEncoder's vectors, rotated by
+    seven coordinates, so its vectors and the original's differ for every text."""
+
+    @classmethod
+    def encode_batch(cls, texts: Sequence[str], model_name: str) -> Matrix:
+        return np.roll(super().encode_batch(texts, model_name), 7, axis=1)

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.utils import timezone
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
@@ -24,6 +25,7 @@ from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.events import Task, TaskKind
 from dnf_core.grants import PROCESSES, grant_sql
+from dnf_django.models import EmbeddingModel, NextEmbedding
 from dnf_django.registry import installed_specs
 from workers.actors import HANDLERS
 from workers.backfill import backfill
@@ -168,3 +170,14 @@ def test_each_role_is_refused_what_it_does_not_need(
     roles: dict[str, str], process: str, statement: str
 ) -> None:
     assert _refused(roles[process], statement)
+
+
+def test_a_reembedding_runs_on_the_workers_privileges(roles: dict[str, str]) -> None:
+    movies = Movie.objects.bulk_create([Movie(title=f"film {i}") for i in range(5)])
+    keys = tuple(str(m.pk) for m in movies)
+    # The feed serves an older model: the workers put the new vectors aside.
+    now = timezone.now()
+    EmbeddingModel.objects.create(feed_id="movies", identity="old:model:384", updated_at=now)
+    _perform(roles["worker"], [Task(TaskKind.EMBED, "movies", keys)])
+    assert NextEmbedding.objects.filter(feed_id="movies").count() == 5
+    assert not Movie.objects.filter(embedding__isnull=False).exists()

@@ -17,6 +17,7 @@ from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from workers.actors.rank import rebase, write_ranks
 from workers.failures import clear_failures, record_failures
+from workers.reembed import serving_identity
 from workers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -41,15 +42,20 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
     (its own event brings the new text here again). Items with empty text get no
     vector: they still rank by freshness and popularity. When the time budget runs
     out, the remaining keys go back to the queue as a new message, so no message runs
-    long enough to starve the worker's heartbeat.
+    long enough to starve the worker's heartbeat. While the feed serves another
+    model's vectors (a re-embedding, see :mod:`workers.reembed`), the vectors go to
+    the next store instead of the embedding column.
     """
     limits = runtime.limits
     deadline = time.monotonic() + limits.embed_seconds
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     with conn.transaction():
+        # During a re-embedding, what is due is a vector in the next store.
+        current = serving_identity(conn, spec) == spec.embedding_identity
         rows = conn.execute(
-            feed_query("items_text", spec), {"keys": keys, "identity": spec.embedding_identity}
+            feed_query("items_text" if current else "items_text_next", spec),
+            {"keys": keys, "identity": spec.embedding_identity, "feed_id": feed_id},
         ).fetchall()
     items = [Item(key, text, md5) for key, text, md5 in rows]
     # Items already embedded (or deleted) still need a current rank vector: after an
@@ -81,6 +87,10 @@ def _embed_batch(
     done = [item for item in items if item.key not in errors]
     conn = runtime.connections.get()
     with conn.transaction():
+        # Decided under a share lock, so a swap cannot slip in before the write: the
+        # column only ever holds vectors of the model it serves.
+        if serving_identity(conn, spec) != spec.embedding_identity:
+            return _write_next(conn, spec, done, vectors, errors)
         written = [
             row[0]
             for row in conn.execute(
@@ -112,6 +122,34 @@ def _embed_batch(
             spec.feed_id,
             len(done) - len(written),
         )
+    return len(written)
+
+
+def _write_next(
+    conn: Any,
+    spec: FeedSpec,
+    done: list[Item],
+    vectors: dict[str, np.ndarray[Any, Any]],
+    errors: dict[str, str],
+) -> int:
+    """Keep the new model's vectors aside while the feed serves the old ones: its
+    column, profiles and rank vectors stay as they are until the swap."""
+    written = [
+        row[0]
+        for row in conn.execute(
+            feed_query("items_write_next", spec),
+            {
+                "feed_id": spec.feed_id,
+                "keys": [item.key for item in done],
+                "text_md5": [item.text_md5 for item in done],
+                "embeddings": [vectors.get(item.key) for item in done],
+                "identity": spec.embedding_identity,
+            },
+        )
+    ]
+    for error, keys in _group(errors).items():
+        record_failures(conn, spec.feed_id, TaskKind.EMBED, keys, error)
+    clear_failures(conn, spec.feed_id, TaskKind.EMBED, written)
     return len(written)
 
 

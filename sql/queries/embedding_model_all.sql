@@ -1,0 +1,2 @@
+-- The model each feed serves, for the system checks.
+SELECT feed_id, identity FROM dnf_embedding_model ORDER BY feed_id

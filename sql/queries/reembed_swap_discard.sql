@@ -1,0 +1,2 @@
+-- Swapped in: the feed's next vectors are spent.
+DELETE FROM dnf_embedding_next WHERE feed_id = %(feed_id)s
