@@ -30,20 +30,21 @@ from dnf_django.queryset import feed_queryset_class
 SIGNALS = ("similarity", "freshness", "popularity")
 
 
-def profile_vector(feed: Any, spec: FeedSpec, user: Any) -> Any:
+def profile_vector(feed: Any, spec: FeedSpec, user: Any, using: str | None = None) -> Any:
     """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
 
     As upstream: a user new to a child feed starts from the parent's profile, but only
     when both embed with the same model, so the vectors are comparable. None for
-    anonymous users and users with no likes anywhere in the chain. One query.
+    anonymous users and users with no likes anywhere in the chain. One query, on
+    database ``using`` (default: the router's choice).
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
     rows = dict(
-        UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).values_list(
-            "feed_id", "embedding"
-        )
+        UserFeedProfile.objects.using(using)
+        .filter(user_id=user.pk, feed_id__in=chain)
+        .values_list("feed_id", "embedding")
     )
     return next((rows[feed_id] for feed_id in chain if feed_id in rows), None)
 
@@ -81,7 +82,8 @@ def rank_feed(
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
-    profile = profile_vector(feed, spec, user)
+    # The profile comes from the database the caller's queryset reads.
+    profile = profile_vector(feed, spec, user, using=items.db)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
     rank, pools = _rank_query(feed, profile, now), _pools()
