@@ -4,6 +4,7 @@ from dnf_core.encoders import BaseVectorEncoder, HashingEncoder, SentenceTransfo
 from dnf_core.errors import (
     ConfigurationError,
     EncoderError,
+    EvaluationError,
     InvalidCursor,
     NeuralFeedError,
     ServiceError,
@@ -19,6 +20,7 @@ __all__ = [
     "BatchLimits",
     "ConfigurationError",
     "EncoderError",
+    "EvaluationError",
     "EventKind",
     "FeedSpec",
     "HashingEncoder",

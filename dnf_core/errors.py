@@ -23,3 +23,7 @@ class SqlTemplateError(NeuralFeedError):
 
 class InvalidCursor(NeuralFeedError, ValueError):
     """A feed page cursor was tampered with, or belongs to another feed or user."""
+
+
+class EvaluationError(NeuralFeedError, ValueError):
+    """An offline evaluation cannot run (bad dataset file, option or feed); says which."""

@@ -40,22 +40,25 @@ class Profile:
     collaborative: Any = None
 
 
-def profile_vector(feed: Any, spec: FeedSpec, user: Any) -> Profile | None:
+def profile_vector(
+    feed: Any, spec: FeedSpec, user: Any, using: str | None = None
+) -> Profile | None:
     """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
 
     As upstream: a user new to a child feed starts from the parent's profile, but only
     when both embed with the same model, so the vectors are comparable; collaborative
     vectors are learned per feed, so an inherited profile has none. None for
-    anonymous users and users with no likes anywhere in the chain. One query.
+    anonymous users and users with no likes anywhere in the chain. One query, on
+    database ``using`` (default: the router's choice).
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
     rows = {
         feed_id: (embedding, collaborative)
-        for feed_id, embedding, collaborative in UserFeedProfile.objects.filter(
-            user_id=user.pk, feed_id__in=chain
-        ).values_list("feed_id", "embedding", "collaborative")
+        for feed_id, embedding, collaborative in UserFeedProfile.objects.using(using)
+        .filter(user_id=user.pk, feed_id__in=chain)
+        .values_list("feed_id", "embedding", "collaborative")
     }
     for feed_id in chain:
         if feed_id in rows:
@@ -98,7 +101,8 @@ def rank_feed(
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
-    profile = profile_vector(feed, spec, user)
+    # The profile comes from the database the caller's queryset reads.
+    profile = profile_vector(feed, spec, user, using=items.db)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
     rank, pools = _rank_query(feed, profile, now), _pools()
