@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -22,11 +23,17 @@ def worker_command(config: WorkerConfig) -> list[str]:
 
 
 def spawn_worker(
-    config: WorkerConfig, *, log: IO[bytes] | int | None = None
+    config: WorkerConfig,
+    *,
+    log: IO[bytes] | int | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``dnf-worker`` with ``config`` in a child process."""
+    """Start ``dnf-worker`` with ``config`` in a child process (``env`` added to ours)."""
     return subprocess.Popen(
-        worker_command(config), stdout=log, stderr=subprocess.STDOUT if log else None
+        worker_command(config),
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        env={**os.environ, **env} if env else None,
     )
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import redis
 from django.db import models
+from django.db.models import Q
 from tqdm import tqdm
 
 from dnf_core.errors import EvaluationError
-from dnf_django.models import Failure
+from dnf_django.models import FactorState, Failure
 from workers.backlog import measure_backlog
 from workers.config import WorkerConfig
 from workers.database import connect
@@ -36,11 +37,14 @@ def run_worker_until_idle(
     *,
     timeout: float,
     progress: bool,
+    factors_of: str | None = None,
 ) -> None:
     """Start ``dnf-worker`` on the scratch database, wait until idle, stop it.
 
     The worker embeds the items (content triggers queued them), builds profiles and
     counts from the replayed interactions; nothing is backfilled behind the triggers.
+    With ``factors_of`` (a feed id), idle also means that feed's collaborative vectors
+    were learned after the last like, which the worker does as soon as likes stop.
     The progress bar counts items the worker has embedded.
     """
     config = WorkerConfig(
@@ -53,9 +57,13 @@ def run_worker_until_idle(
     total = content._base_manager.using(alias).count()
     with tempfile.NamedTemporaryFile(prefix="dnf-evaluate-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
-        worker = spawn_worker(config, log=log)
+        # Learn collaborative vectors a second after the replay's likes stop, not after
+        # the production default's quiet delay and interval.
+        worker = spawn_worker(
+            config, log=log, env={"DNF_FACTORS_DELAY_S": "1", "DNF_FACTORS_INTERVAL_S": "0"}
+        )
         try:
-            _wait(worker, config, content, alias, total, timeout, progress, log_path)
+            _wait(worker, config, content, alias, total, timeout, progress, log_path, factors_of)
         finally:
             stop_worker(worker, timeout=30)
     failures = list(Failure.objects.using(alias).values_list("task", "key", "error")[:3])
@@ -76,8 +84,15 @@ def _wait(
     timeout: float,
     progress: bool,
     log_path: Path,
+    factors_of: str | None,
 ) -> None:
     pending = content._base_manager.using(alias).filter(embedding_hash__isnull=True)
+    # A rebuild still scheduled (or never run, with likes there) is work to wait for.
+    unlearned = (
+        FactorState.objects.using(alias)
+        .filter(feed_id=factors_of)
+        .filter(Q(scheduled_for__isnull=False) | Q(built_at__isnull=True))
+    )
     broker = redis.Redis.from_url(config.redis_url)
     deadline = time.monotonic() + timeout
     idle = 0
@@ -106,6 +121,7 @@ def _wait(
             bar.update(total - pending.count() - bar.n)
             backlog = measure_backlog(conn, broker)
             bar.set_postfix(outbox=backlog.outbox, queued=backlog.messages, refresh=False)
-            idle = idle + 1 if backlog.idle else 0
+            learned = factors_of is None or not unlearned.exists()
+            idle = idle + 1 if backlog.idle and learned else 0
             time.sleep(POLL_S)
     broker.close()

@@ -148,6 +148,7 @@ def evaluate_feed(
                 alias,
                 timeout=timeout,
                 progress=progress,
+                factors_of=spec.feed_id if spec.collaborative_dimension else None,
             )
         timings["pipeline"] = time.monotonic() - started
 

@@ -86,6 +86,7 @@ def set_encoder(alias: str, feed_id: str, encoder: str, model_name: str) -> None
         cur.execute(load_sql("evaluation/set_encoder"), [encoder, model_name, feed_id])
         if cur.rowcount != 1:
             raise EvaluationError(f"feed {feed_id!r} is not in the scratch database's registry")
+        cur.execute(load_sql("evaluation/forget_model"), [feed_id])
 
 
 def _with_db(url: str, db: int) -> str:
