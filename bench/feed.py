@@ -126,7 +126,7 @@ def run() -> dict[str, Any]:
 
         spec = MovieFeed.get_spec()
         with psycopg.connect(url, autocommit=True) as conn:
-            load = load_ours(conn, plan, world, spec)
+            load = load_ours(conn, plan, world, spec, url)
             load["upstream_fill_s"] = fill_upstream(conn, url)
             load["vacuum_analyze_s"] = _timed(lambda: conn.execute("VACUUM ANALYZE"))
             ours = time_ours(plan, world)
@@ -366,7 +366,9 @@ def _item_chunks(plan: Plan, world: World) -> Iterator[tuple[int, np.ndarray[Any
 # -- ours: load and maintained state --------------------------------------------------
 
 
-def load_ours(conn: psycopg.Connection[Any], plan: Plan, world: World, spec: Any) -> dict[str, Any]:
+def load_ours(
+    conn: psycopg.Connection[Any], plan: Plan, world: World, spec: Any, url: str
+) -> dict[str, Any]:
     table = spec.content_table
     # HNSW indexes are dropped for the load and built once at the end, as a backfill
     # onto an empty index would be far slower; the content table has none since the
@@ -403,6 +405,7 @@ def load_ours(conn: psycopg.Connection[Any], plan: Plan, world: World, spec: Any
     conn.execute(f"ANALYZE {table}, {spec.interaction_table}, auth_user")
     stats_s = _timed(lambda: _recount_popularity(conn, world, spec))
     profiles_s = _timed(lambda: _refresh_profiles(conn, world, spec))
+    factors_s = _timed(lambda: _learn_factors(url, spec))
     ranks_s = _timed(lambda: _write_ranks(conn, plan, spec))
     hnsw_s = sum(_build_index(conn, definition) for definition in content_indexes)
     rank_index_s = _build_index(conn, rank_def)
@@ -419,6 +422,7 @@ def load_ours(conn: psycopg.Connection[Any], plan: Plan, world: World, spec: Any
         "profiles_refresh_s": round(profiles_s, 1),
         "hnsw_build_s": round(hnsw_s, 1),
         "content_hnsw_indexes": content_indexes,
+        "collaborative_vectors_s": round(factors_s, 1),
         "rank_vectors_s": round(ranks_s, 1),
         "rank_index_build_s": round(rank_index_s, 1),
         "rank_index": rank_def,
@@ -520,6 +524,19 @@ def _recount_popularity(conn: psycopg.Connection[Any], world: World, spec: Any) 
     items = sorted({str(item) for _, item in world.likes})
     for keys in _batches(items, 5000):
         conn.execute(query, {"keys": keys, "feed_id": spec.feed_id})
+
+
+def _learn_factors(url: str, spec: Any) -> None:
+    """dnf_item_factor and the profiles' collaborative part: the workers' own task."""
+    from workers.actors.factors import build_factors
+    from workers.database import ThreadConnections
+    from workers.runtime import Runtime
+
+    runtime = Runtime(ThreadConnections(url), send=lambda task: None)
+    try:
+        build_factors(runtime, spec.feed_id, [])
+    finally:
+        runtime.connections.close_all()
 
 
 def _write_ranks(conn: psycopg.Connection[Any], plan: Plan, spec: Any) -> None:
@@ -719,7 +736,8 @@ def _time_feed_sql(ids: Sequence[int]) -> dict[str, Any]:
 
 EXACT = """
 WITH profile AS (
-    SELECT embedding FROM dnf_user_profile WHERE user_id = %(user)s AND feed_id = %(feed)s
+    SELECT embedding, collaborative
+    FROM dnf_user_profile WHERE user_id = %(user)s AND feed_id = %(feed)s
 ),
 top AS (
     SELECT max(interactions) AS n FROM dnf_item_stat WHERE feed_id = %(feed)s
@@ -727,11 +745,13 @@ top AS (
 SELECT c.id
 FROM catalog_movie c
 LEFT JOIN dnf_item_stat s ON s.feed_id = %(feed)s AND s.item_key = c.id::text
+LEFT JOIN dnf_item_factor f ON f.feed_id = %(feed)s AND f.item_key = c.id::text
 CROSS JOIN top
 LEFT JOIN profile p ON true
 ORDER BY
     %(w_s)s * CASE WHEN p.embedding IS NULL THEN 0.0
                    ELSE coalesce(1.0 - (c.embedding <=> p.embedding), 0.0) END
+  + %(w_c)s * coalesce(-(f.factor <#> p.collaborative), 0.0)
   + %(w_f)s * coalesce(exp(-ln(2) * greatest(extract(epoch from (%(now)s - c.published_at))
                                              ::float8, 0) / %(half_life_s)s), 0)
   + %(w_p)s * coalesce(ln(1.0 + coalesce(s.interactions, 0)::float8)
@@ -755,6 +775,7 @@ def recall(world: World, plan: Plan) -> dict[str, Any]:
         "feed": MovieFeed.get_spec().feed_id,
         "now": now,
         "w_s": float(MovieFeed.get_setting("weight_similarity")),
+        "w_c": float(MovieFeed.get_setting("weight_collaborative")),
         "w_f": float(MovieFeed.get_setting("weight_freshness")),
         "w_p": float(MovieFeed.get_setting("weight_popularity")),
         "half_life_s": float(MovieFeed.get_setting("freshness_half_life_hours")) * 3600.0,
