@@ -150,3 +150,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# Upstream django-neural-feed's weights: tests of the formula's mechanics (which item
+# wins, what explain adds up) were written against them; the defaults themselves are
+# chosen and measured by dnf_evaluate (make bench BENCH=quality).
+UPSTREAM_WEIGHTS = {
+    "WEIGHT_SIMILARITY": 0.6,
+    "WEIGHT_FRESHNESS": 0.2,
+    "WEIGHT_POPULARITY": 0.2,
+    "WEIGHT_COLLABORATIVE": 0.0,
+}
+
+
+@pytest.fixture
+def upstream_weights(settings: Any) -> None:
+    """Rank with upstream's weights for the test."""
+    settings.DJANGO_NEURAL_FEED = {**settings.DJANGO_NEURAL_FEED, **UPSTREAM_WEIGHTS}

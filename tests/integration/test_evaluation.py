@@ -63,7 +63,7 @@ def direct_rankings(
 
 
 def test_a_feed_evaluated_through_the_pipeline_matches_a_direct_computation(
-    database_url: str, redis_url: str, tmp_path: Path
+    database_url: str, redis_url: str, tmp_path: Path, upstream_weights: None
 ) -> None:
     items_csv, likes_csv = write_dataset(tmp_path)
     dataset = read_dataset(items_csv, likes_csv, MovieFeed.text_fields or (), min_rating=4)

@@ -17,9 +17,10 @@ from dnf_core.encoders import HashingEncoder
 from dnf_core.errors import InvalidCursor
 from dnf_django.models import FeedItemStat, UserFeedProfile
 
-pytestmark = pytest.mark.services
-
 WORDS = ["space", "ship", "alien", "love", "war", "paris", "robot", "ocean"]
+
+
+pytestmark = [pytest.mark.services, pytest.mark.usefixtures("upstream_weights")]
 
 
 def vector(text: str) -> list[float]:

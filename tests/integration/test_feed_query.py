@@ -21,7 +21,7 @@ from dnf_core.encoders import HashingEncoder
 from dnf_django.models import FeedItemStat, UserFeedProfile
 from workers.actors.rank import write_ranks
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.usefixtures("upstream_weights")]
 
 
 def vector(text: str) -> list[float]:

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
+from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_django.models import ItemFactor, ItemRank, RankState
 from tests.conftest import wait_until
@@ -25,7 +26,8 @@ def expected(movie: Movie, state: RankState, likes: int) -> np.ndarray:
     """The rank vector of ``movie``, computed here from the definition."""
     x = np.asarray(movie.embedding, dtype=np.float64)
     factor = ItemFactor.objects.filter(feed_id="movies", item_key=str(movie.pk)).first()
-    y = np.zeros(128) if factor is None else np.asarray(factor.factor, dtype=np.float64)
+    dimension = MovieFeed.get_spec().collaborative_dimension
+    y = np.zeros(dimension) if factor is None else np.asarray(factor.factor, dtype=np.float64)
     a = state.coord_scale
     age = (movie.published_at - state.t0).total_seconds() / state.half_life_s
     fresh = 2.0 ** min(max(age, -30.0), math.log2(CAP))

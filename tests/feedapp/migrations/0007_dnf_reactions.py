@@ -5,12 +5,12 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ('dnf_django', '0008_collaborative'),
+        ('dnf_django', '0009_embedding_model'),
         ('feedapp', '0006_published_at_index'),
     ]
 
     dnf_feed = {   'feed_id': 'reactions',
-    'fingerprint': 'a44c81a5891d',
+    'fingerprint': '10952c1df50f',
     'ddl': {'triggers': 2, 'index': 3, 'rank': 1},
     'spec': {   'feed_id': 'reactions',
                 'content_table': 'feedapp_article',
@@ -30,14 +30,14 @@ class Migration(migrations.Migration):
                 'embedding_hash_column': 'embedding_hash',
                 'freshness_column': 'published_at',
                 'freshness_half_life_hours': 72.0,
-                'collaborative_dimension': 128,
+                'collaborative_dimension': 256,
                 'interaction_key_column': 'id',
                 'interaction_value_column': 'value',
                 'dislike_weight': 0.5,
-                'weights': {   'similarity': 0.6,
-                               'freshness': 0.2,
-                               'popularity': 0.2,
-                               'collaborative': 0.0},
+                'weights': {   'similarity': 0.2,
+                               'freshness': 0.1,
+                               'popularity': 0.1,
+                               'collaborative': 0.6},
                 'spec_version': 1}}
 
     operations = [
@@ -165,7 +165,7 @@ DROP INDEX IF EXISTS "dnf_hnsw_feedapp_article_embedding";
 -- vectors. Partial, so each feed searches only its own rows of dnf_item_rank; the
 -- cast gives the index the dimension the shared column does not have.
 CREATE INDEX IF NOT EXISTS "dnf_rank_reactions" ON dnf_item_rank
-    USING hnsw ((rank::halfvec(515)) halfvec_ip_ops)
+    USING hnsw ((rank::halfvec(643)) halfvec_ip_ops)
     WHERE feed_id = 'reactions';
 
 -- Rank vectors are written by the workers as they embed items: forgetting the items
@@ -173,7 +173,7 @@ CREATE INDEX IF NOT EXISTS "dnf_rank_reactions" ON dnf_item_rank
 DELETE FROM dnf_backfill WHERE feed_id = 'reactions' AND phase = 'items';
 
 INSERT INTO dnf_feed (feed_id, spec, fingerprint)
-VALUES ('reactions', '{"collaborative_dimension":128,"content_key":"id","content_key_type":"bigint","content_table":"feedapp_article","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","feed_id":"reactions","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"article_id","interaction_key_column":"id","interaction_order_column":"reacted_at","interaction_table":"feedapp_reaction","interaction_user_column":"user_id","interaction_value_column":"value","model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["headline","body"],"user_key_type":"integer","weights":{"collaborative":0.0,"freshness":0.2,"popularity":0.2,"similarity":0.6},"window":20}'::jsonb, 'a44c81a5891d')
+VALUES ('reactions', '{"collaborative_dimension":256,"content_key":"id","content_key_type":"bigint","content_table":"feedapp_article","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","feed_id":"reactions","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"article_id","interaction_key_column":"id","interaction_order_column":"reacted_at","interaction_table":"feedapp_reaction","interaction_user_column":"user_id","interaction_value_column":"value","model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["headline","body"],"user_key_type":"integer","weights":{"collaborative":0.6,"freshness":0.1,"popularity":0.1,"similarity":0.2},"window":20}'::jsonb, '10952c1df50f')
 ON CONFLICT (feed_id) DO UPDATE
 SET spec = EXCLUDED.spec, fingerprint = EXCLUDED.fingerprint, installed_at = now();
 """,

@@ -6,11 +6,11 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ('catalog', '0005_published_at_index'),
-        ('dnf_django', '0008_collaborative'),
+        ('dnf_django', '0009_embedding_model'),
     ]
 
     dnf_feed = {   'feed_id': 'movies',
-    'fingerprint': '6c00f1009fea',
+    'fingerprint': '2e10a9c13341',
     'ddl': {'triggers': 2, 'index': 3, 'rank': 1},
     'spec': {   'feed_id': 'movies',
                 'content_table': 'catalog_movie',
@@ -30,14 +30,14 @@ class Migration(migrations.Migration):
                 'embedding_hash_column': 'embedding_hash',
                 'freshness_column': 'published_at',
                 'freshness_half_life_hours': 72.0,
-                'collaborative_dimension': 128,
+                'collaborative_dimension': 256,
                 'interaction_key_column': 'id',
                 'interaction_value_column': None,
                 'dislike_weight': 0.5,
-                'weights': {   'similarity': 0.6,
-                               'freshness': 0.2,
-                               'popularity': 0.2,
-                               'collaborative': 0.0},
+                'weights': {   'similarity': 0.2,
+                               'freshness': 0.1,
+                               'popularity': 0.1,
+                               'collaborative': 0.6},
                 'spec_version': 1}}
 
     operations = [
@@ -165,7 +165,7 @@ DROP INDEX IF EXISTS "dnf_hnsw_catalog_movie_embedding";
 -- vectors. Partial, so each feed searches only its own rows of dnf_item_rank; the
 -- cast gives the index the dimension the shared column does not have.
 CREATE INDEX IF NOT EXISTS "dnf_rank_movies" ON dnf_item_rank
-    USING hnsw ((rank::halfvec(515)) halfvec_ip_ops)
+    USING hnsw ((rank::halfvec(643)) halfvec_ip_ops)
     WHERE feed_id = 'movies';
 
 -- Rank vectors are written by the workers as they embed items: forgetting the items
@@ -173,7 +173,7 @@ CREATE INDEX IF NOT EXISTS "dnf_rank_movies" ON dnf_item_rank
 DELETE FROM dnf_backfill WHERE feed_id = 'movies' AND phase = 'items';
 
 INSERT INTO dnf_feed (feed_id, spec, fingerprint)
-VALUES ('movies', '{"collaborative_dimension":128,"content_key":"id","content_key_type":"bigint","content_table":"catalog_movie","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","feed_id":"movies","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"movie_id","interaction_key_column":"id","interaction_order_column":"id","interaction_table":"catalog_movie_likes","interaction_user_column":"user_id","interaction_value_column":null,"model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["title","genres","tags"],"user_key_type":"integer","weights":{"collaborative":0.0,"freshness":0.2,"popularity":0.2,"similarity":0.6},"window":20}'::jsonb, '6c00f1009fea')
+VALUES ('movies', '{"collaborative_dimension":256,"content_key":"id","content_key_type":"bigint","content_table":"catalog_movie","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","feed_id":"movies","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"movie_id","interaction_key_column":"id","interaction_order_column":"id","interaction_table":"catalog_movie_likes","interaction_user_column":"user_id","interaction_value_column":null,"model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["title","genres","tags"],"user_key_type":"integer","weights":{"collaborative":0.6,"freshness":0.1,"popularity":0.1,"similarity":0.2},"window":20}'::jsonb, '2e10a9c13341')
 ON CONFLICT (feed_id) DO UPDATE
 SET spec = EXCLUDED.spec, fingerprint = EXCLUDED.fingerprint, installed_at = now();
 """,
