@@ -159,10 +159,15 @@ def _rank_parts(spec: FeedSpec) -> tuple[Any, ...]:
     return (rank_dimension(spec), spec.freshness_column, spec.freshness_half_life_hours)
 
 
+def factor_index_name(spec: FeedSpec) -> str:
+    """Name of the partial HNSW index over ``spec``'s rows of ``dnf_item_factor``."""
+    return f"dnf_factor_{spec.feed_id}"
+
+
 def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
     if versions.rank == 0:
         return []
-    return [
+    parts = [
         render_sql(
             f"indexes/rank_v{versions.rank}",
             index=quote_identifier(rank_index_name(spec)),
@@ -170,18 +175,37 @@ def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
             feed_literal=quote_literal(spec.feed_id),
         )
     ]
+    if spec.collaborative_dimension:
+        parts.append(
+            render_sql(
+                "indexes/factor_v1",
+                index=quote_identifier(factor_index_name(spec)),
+                dimension=str(spec.collaborative_dimension),
+                feed_literal=quote_literal(spec.feed_id),
+            )
+        )
+    return parts
 
 
 def _drop_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
     if versions.rank == 0:
         return []
-    return [
+    parts = [
         render_sql(
             f"indexes/rank_drop_v{versions.rank}",
             index=quote_identifier(rank_index_name(spec)),
             feed_literal=quote_literal(spec.feed_id),
         )
     ]
+    if spec.collaborative_dimension:
+        parts.append(
+            render_sql(
+                "indexes/factor_drop_v1",
+                index=quote_identifier(factor_index_name(spec)),
+                feed_literal=quote_literal(spec.feed_id),
+            )
+        )
+    return parts
 
 
 def _register(spec: FeedSpec) -> str:

@@ -26,13 +26,15 @@ class CandidatePools:
     """How many candidates each source contributes before re-ranking.
 
     ``similarity`` is the hybrid-score search, which ranks by every signal at once;
-    the other two are kept for users without a profile and for custom expressions,
-    which rank vectors cannot carry.
+    ``collaborative`` searches the collaborative vectors alone, which the hybrid
+    search does not navigate well; freshness and popularity are kept for custom
+    expressions, which rank vectors cannot carry.
     """
 
     similarity: int = 100
     freshness: int = 100
     popularity: int = 100
+    collaborative: int = 100
 
 
 def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -74,6 +76,10 @@ def candidate_ids_sql(
     parts: list[tuple[str, tuple[Any, ...]]] = []
     if pools.similarity and rank.searches:
         parts.append(_rank_candidates(spec, items, rank, pools.similarity))
+    if pools.collaborative and rank.collaborative and rank.collaborative_profile is not None:
+        parts.append(
+            _factor_candidates(spec, items, rank.collaborative_profile, pools.collaborative)
+        )
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
     if pools.popularity:
@@ -103,9 +109,25 @@ def _rank_candidates(
         dimension=str(rank_dimension(spec)),
     )
     profile = _scaled(rank.profile, rank.similarity, spec.dimension)
-    profile += _scaled(rank.collaborative_profile, rank.collaborative, spec.collaborative_dimension)
+    collaborative = _scaled(
+        rank.collaborative_profile, rank.collaborative, spec.collaborative_dimension
+    )
     params = (rank.freshness, rank.now, rank.popularity)
-    return sql, (*items_params, profile, *params, limit)
+    return sql, (*items_params, profile, collaborative, *params, limit)
+
+
+def _factor_candidates(
+    spec: FeedSpec, items: QuerySet[Any], profile: Any, limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    items_sql, items_params = compiled(items.order_by().values("pk"))
+    sql = render_sql(
+        "feed/factor_candidates",
+        items=items_sql,
+        key_type=spec.content_key_type,
+        feed_literal=quote_literal(spec.feed_id),
+        dimension=str(spec.collaborative_dimension),
+    )
+    return sql, (*items_params, [float(x) for x in profile], limit)
 
 
 def _scaled(vector: Any, weight: float, dimension: int) -> list[float]:

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES_SIMILARITY": 100,
     "CANDIDATES_FRESHNESS": 100,
     "CANDIDATES_POPULARITY": 100,
+    "CANDIDATES_COLLABORATIVE": 100,
     "HNSW_EF_SEARCH": 400,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
     # Items one chain of get_page cursors may show; the cursor carries their keys.
@@ -82,6 +83,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_FRESHNESS": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_POPULARITY": (_non_negative_int, "an integer >= 0"),
+    "CANDIDATES_COLLABORATIVE": (_non_negative_int, "an integer >= 0"),
     "HNSW_EF_SEARCH": (lambda v: _positive_int(v) and v <= 1000, "an integer in 1..1000"),
     "HNSW_ITERATIVE_SCAN": (
         lambda v: v in ("off", "strict_order", "relaxed_order"),

@@ -182,6 +182,7 @@ def _pools() -> CandidatePools:
         similarity=feed_setting("CANDIDATES_SIMILARITY"),
         freshness=feed_setting("CANDIDATES_FRESHNESS"),
         popularity=feed_setting("CANDIDATES_POPULARITY"),
+        collaborative=feed_setting("CANDIDATES_COLLABORATIVE"),
     )
 
 

@@ -38,14 +38,17 @@ gone AS (
 written AS (
     INSERT INTO dnf_item_rank (feed_id, item_key, rank, fresh, pop)
     SELECT %(feed_id)s, item_key,
-        (x::real[] || y || ARRAY[
+        (x::real[]
+            || ARRAY(SELECT v * a FROM unnest(y) WITH ORDINALITY AS t(v, n) ORDER BY n)::real[]
+            || ARRAY[
             a * fresh,
             a * pop,
             -- Slack: every rank vector gets the same norm (unit embedding, collaborative
             -- vector of norm <= 1, two capped coordinates), which turns
             -- the inner-product search into a nearest-neighbour one.
-            sqrt(greatest(1.0 + %(factor_norm2)s + 2.0 * (a * %(cap)s)^2
-                - vector_norm(x)^2 - (SELECT coalesce(sum(v::float8 ^ 2), 0.0) FROM unnest(y) AS v)
+            sqrt(greatest(1.0 + a^2 * %(factor_norm2)s + 2.0 * (a * %(cap)s)^2
+                - vector_norm(x)^2
+                - a^2 * (SELECT coalesce(sum(v::float8 ^ 2), 0.0) FROM unnest(y) AS v)
                 - (a * fresh)^2 - (a * pop)^2, 0.0))
         ]::real[])::halfvec,
         fresh, pop

@@ -33,9 +33,18 @@ def expected(movie: Movie, state: RankState, likes: int) -> np.ndarray:
     fresh = 2.0 ** min(max(age, -30.0), math.log2(CAP))
     pop = min(math.log1p(likes) / state.log_scale, CAP)
     slack = math.sqrt(
-        max(2 + 2 * (a * CAP) ** 2 - x @ x - y @ y - (a * fresh) ** 2 - (a * pop) ** 2, 0)
+        max(
+            1
+            + a * a
+            + 2 * (a * CAP) ** 2
+            - x @ x
+            - a * a * (y @ y)
+            - (a * fresh) ** 2
+            - (a * pop) ** 2,
+            0,
+        )
     )
-    return np.concatenate([x, y, [a * fresh, a * pop, slack]])
+    return np.concatenate([x, a * y, [a * fresh, a * pop, slack]])
 
 
 def rank_of(movie: Movie) -> np.ndarray | None:

@@ -46,6 +46,14 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
     assert "WHERE feed_id = 'articles'" in sql
     assert "blog_article_embedding" not in sql
     assert "INSERT INTO dnf_feed" in sql
+    # The collaborative vectors' own index, only for feeds that learn them.
+    learning = install_sql(dataclasses.replace(spec, collaborative_dimension=64))
+    assert 'CREATE INDEX IF NOT EXISTS "dnf_factor_articles" ON dnf_item_factor' in learning
+    assert "USING hnsw ((factor::vector(64)) vector_ip_ops)" in learning
+    assert "halfvec(451)" in learning  # 384 + 64 + 3
+    assert "dnf_item_factor" not in install_sql(
+        dataclasses.replace(spec, collaborative_dimension=0)
+    )
 
 
 def test_uninstall_drops_what_install_creates(spec: FeedSpec) -> None:
