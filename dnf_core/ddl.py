@@ -40,14 +40,13 @@ class DdlVersions:
 
 CURRENT = DdlVersions(triggers=2, index=3, rank=1)
 
-# Rank vectors: the embedding, the collaborative vector, then freshness, popularity
-# and a slack coordinate.
+# Rank vectors: the embedding, then freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
 
 
 def rank_dimension(spec: FeedSpec) -> int:
     """Length of ``spec``'s rank vectors (see ``dnf_django.models.ItemRank``)."""
-    return spec.dimension + spec.collaborative_dimension + RANK_EXTRA_DIMENSIONS
+    return spec.dimension + RANK_EXTRA_DIMENSIONS
 
 
 def _function(spec: FeedSpec, side: str, versions: DdlVersions) -> str:
@@ -156,7 +155,12 @@ def rank_index_name(spec: FeedSpec) -> str:
 
 def _rank_parts(spec: FeedSpec) -> tuple[Any, ...]:
     # What the rank rows and their index depend on: a change rebuilds them.
-    return (rank_dimension(spec), spec.freshness_column, spec.freshness_half_life_hours)
+    return (
+        rank_dimension(spec),
+        spec.collaborative_dimension,
+        spec.freshness_column,
+        spec.freshness_half_life_hours,
+    )
 
 
 def factor_index_name(spec: FeedSpec) -> str:

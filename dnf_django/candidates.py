@@ -25,10 +25,10 @@ from dnf_core.sqlfiles import render_sql
 class CandidatePools:
     """How many candidates each source contributes before re-ranking.
 
-    ``similarity`` is the hybrid-score search, which ranks by every signal at once;
-    ``collaborative`` searches the collaborative vectors alone, which the hybrid
-    search does not navigate well; freshness and popularity are kept for custom
-    expressions, which rank vectors cannot carry.
+    ``similarity`` is the rank-vector search, which ranks by text, freshness and
+    popularity at once; ``collaborative`` searches the collaborative vectors; the
+    freshest and most popular pools are kept for custom expressions, which rank
+    vectors cannot carry.
     """
 
     similarity: int = 100
@@ -61,7 +61,7 @@ class RankQuery:
     @property
     def searches(self) -> bool:
         """Whether any signal the rank vectors carry has weight here."""
-        return any((self.similarity, self.collaborative, self.freshness, self.popularity))
+        return any((self.similarity, self.freshness, self.popularity))
 
 
 def candidate_ids_sql(
@@ -109,11 +109,8 @@ def _rank_candidates(
         dimension=str(rank_dimension(spec)),
     )
     profile = _scaled(rank.profile, rank.similarity, spec.dimension)
-    collaborative = _scaled(
-        rank.collaborative_profile, rank.collaborative, spec.collaborative_dimension
-    )
     params = (rank.freshness, rank.now, rank.popularity)
-    return sql, (*items_params, profile, collaborative, *params, limit)
+    return sql, (*items_params, profile, *params, limit)
 
 
 def _factor_candidates(

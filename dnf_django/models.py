@@ -115,9 +115,9 @@ class Backfill(models.Model):
 class ItemRank(models.Model):
     """An item's rank vector in one feed: what stage one of the feed query searches.
 
-    ``rank = [embedding, a·collaborative, a·freshness, a·popularity, slack]``, so
-    that one inner product with ``[w_s·profile, w_c/a·collaborative profile,
-    w_f/a·decay(now), w_p/a·scale, 0]`` is the hybrid score; ``slack`` gives every
+    ``rank = [embedding, a·freshness, a·popularity, slack]``, so that one inner
+    product with ``[w_s·profile, w_f/a·decay(now), w_p/a·scale, 0]`` is the
+    text, freshness and popularity part of the hybrid score; ``slack`` gives every
     rank vector the same norm, so the HNSW index over them answers
     maximum-inner-product queries. Maintained by the workers from the
     embedding, the freshness field and the interaction count; see

@@ -109,11 +109,16 @@ def rank_feed(
     ids_sql, params = candidate_ids_sql(
         spec, items, rank=rank, freshness_order=freshest_first, pools=pools
     )
-    ranked: QuerySet[Any] = scored(
-        items.filter(pk__in=RawSQL(ids_sql, params)), feed, spec, profile, now
-    ).order_by("-score", "pk")[:limit]
+    candidates = items.filter(pk__in=RawSQL(ids_sql, params))
+    if not candidates.query.values_select:
+        # A page of 20 vectors is ~80 kB of text to ship and parse for nothing: the
+        # score is computed in SQL. Reading .embedding still works (one query).
+        candidates = candidates.defer(spec.embedding_column)
+    ranked: QuerySet[Any] = scored(candidates, feed, spec, profile, now).order_by("-score", "pk")[
+        :limit
+    ]
     ranked.__class__ = feed_queryset_class(type(ranked))
-    if pools.similarity and rank.searches:
+    if (pools.similarity and rank.searches) or (pools.collaborative and rank.collaborative):
         ranked.dnf_search = (  # type: ignore[attr-defined]
             feed_setting("HNSW_ITERATIVE_SCAN"),
             feed_setting("HNSW_EF_SEARCH"),

@@ -4,5 +4,5 @@ SELECT c.pk
 FROM dnf_item_factor f
 JOIN ({items}) AS c (pk) ON c.pk = f.item_key::{key_type}
 WHERE f.feed_id = {feed_literal}
-ORDER BY (f.factor::vector({dimension})) <#> %s::vector({dimension})
+ORDER BY (f.factor::halfvec({dimension})) <#> %s::halfvec({dimension})
 LIMIT %s

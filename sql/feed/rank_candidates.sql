@@ -1,8 +1,8 @@
 -- Stage one: the items with the best hybrid score that pass the caller's filters.
 -- The score is linear, so it is one inner product between an item's rank vector
--- (dnf_django.models.ItemRank) and the query vector built here from the profiles,
--- the clock and the largest count: [w_s·profile, w_c/a·collaborative profile,
--- w_f/a·2^((t0 - now)/h), w_p/a·log_scale/ln(1 + max), 0]. The feed's partial
+-- (dnf_django.models.ItemRank) and the query vector built here from the profile,
+-- the clock and the largest count: [w_s·profile, w_f/a·2^((t0 - now)/h),
+-- w_p/a·log_scale/ln(1 + max), 0]. The feed's partial
 -- HNSW index serves the ORDER BY; its iterative scan keeps going while filters
 -- reject rows.
 SELECT c.pk
@@ -10,10 +10,7 @@ FROM dnf_item_rank r
 JOIN ({items}) AS c (pk) ON c.pk = r.item_key::{key_type}
 WHERE r.feed_id = {feed_literal}
 ORDER BY (r.rank::halfvec({dimension})) <#> (
-    SELECT (%s::real[]
-        || ARRAY(SELECT v / s.coord_scale FROM unnest(%s::real[]) WITH ORDINALITY AS t(v, n)
-                 ORDER BY n)::real[]
-        || ARRAY[
+    SELECT (%s::real[] || ARRAY[
         %s / s.coord_scale * power(2.0, greatest(-30.0, least(30.0,
             extract(epoch FROM s.t0 - %s::timestamptz) / s.half_life_s))),
         coalesce(%s / s.coord_scale * s.log_scale / nullif(ln(1.0 + coalesce((

@@ -3,5 +3,5 @@
 -- embedding dominates how HNSW links items, and a search led by co-likes got lost
 -- there (recall@20 0.46 on the feed benchmark, collaborative weight alone).
 CREATE INDEX IF NOT EXISTS {index} ON dnf_item_factor
-    USING hnsw ((factor::vector({dimension})) vector_ip_ops)
+    USING hnsw ((factor::halfvec({dimension})) halfvec_ip_ops)
     WHERE feed_id = {feed_literal};

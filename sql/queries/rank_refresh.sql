@@ -12,10 +12,6 @@ keys AS (
 ),
 items AS (
     SELECT keys.k AS item_key, c.{embedding} AS x, s.a,
-        -- Items without a collaborative vector yet (new, or never interacted with)
-        -- rank on the other signals: zeros there.
-        CASE WHEN vector_dims(fa.factor) = %(factor_dimension)s
-            THEN fa.factor::real[] ELSE %(zero_factor)s::real[] END AS y,
         -- The exponent is clamped: 2^-30 is 0 to a halfvec, and the cap bounds the
         -- norm the slack coordinate must make up.
         coalesce(power(2.0, least(greatest(
@@ -26,7 +22,6 @@ items AS (
     CROSS JOIN state s
     JOIN {content} c ON c.{key} = keys.k::{key_type}
     LEFT JOIN dnf_item_stat st ON st.feed_id = %(feed_id)s AND st.item_key = keys.k
-    LEFT JOIN dnf_item_factor fa ON fa.feed_id = %(feed_id)s AND fa.item_key = keys.k
     WHERE c.{embedding} IS NOT NULL
 ),
 gone AS (
@@ -38,17 +33,12 @@ gone AS (
 written AS (
     INSERT INTO dnf_item_rank (feed_id, item_key, rank, fresh, pop)
     SELECT %(feed_id)s, item_key,
-        (x::real[]
-            || ARRAY(SELECT v * a FROM unnest(y) WITH ORDINALITY AS t(v, n) ORDER BY n)::real[]
-            || ARRAY[
+        (x::real[] || ARRAY[
             a * fresh,
             a * pop,
-            -- Slack: every rank vector gets the same norm (unit embedding, collaborative
-            -- vector of norm <= 1, two capped coordinates), which turns
-            -- the inner-product search into a nearest-neighbour one.
-            sqrt(greatest(1.0 + a^2 * %(factor_norm2)s + 2.0 * (a * %(cap)s)^2
-                - vector_norm(x)^2
-                - a^2 * (SELECT coalesce(sum(v::float8 ^ 2), 0.0) FROM unnest(y) AS v)
+            -- Slack: every rank vector gets the norm sqrt(1 + 2·(a·cap)^2), which
+            -- turns the inner-product search into a nearest-neighbour one.
+            sqrt(greatest(1.0 + 2.0 * (a * %(cap)s)^2 - vector_norm(x)^2
                 - (a * fresh)^2 - (a * pop)^2, 0.0))
         ]::real[])::halfvec,
         fresh, pop

@@ -12,9 +12,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
-from catalog.feeds import MovieFeed
 from catalog.models import Movie
-from dnf_django.models import ItemFactor, ItemRank, RankState
+from dnf_django.models import ItemRank, RankState
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.services
@@ -25,26 +24,12 @@ CAP = 1.5  # workers.actors.rank.COORDINATE_CAP
 def expected(movie: Movie, state: RankState, likes: int) -> np.ndarray:
     """The rank vector of ``movie``, computed here from the definition."""
     x = np.asarray(movie.embedding, dtype=np.float64)
-    factor = ItemFactor.objects.filter(feed_id="movies", item_key=str(movie.pk)).first()
-    dimension = MovieFeed.get_spec().collaborative_dimension
-    y = np.zeros(dimension) if factor is None else np.asarray(factor.factor, dtype=np.float64)
     a = state.coord_scale
     age = (movie.published_at - state.t0).total_seconds() / state.half_life_s
     fresh = 2.0 ** min(max(age, -30.0), math.log2(CAP))
     pop = min(math.log1p(likes) / state.log_scale, CAP)
-    slack = math.sqrt(
-        max(
-            1
-            + a * a
-            + 2 * (a * CAP) ** 2
-            - x @ x
-            - a * a * (y @ y)
-            - (a * fresh) ** 2
-            - (a * pop) ** 2,
-            0,
-        )
-    )
-    return np.concatenate([x, a * y, [a * fresh, a * pop, slack]])
+    slack = math.sqrt(max(1 + 2 * (a * CAP) ** 2 - x @ x - (a * fresh) ** 2 - (a * pop) ** 2, 0))
+    return np.concatenate([x, [a * fresh, a * pop, slack]])
 
 
 def rank_of(movie: Movie) -> np.ndarray | None:

@@ -49,8 +49,8 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
     # The collaborative vectors' own index, only for feeds that learn them.
     learning = install_sql(dataclasses.replace(spec, collaborative_dimension=64))
     assert 'CREATE INDEX IF NOT EXISTS "dnf_factor_articles" ON dnf_item_factor' in learning
-    assert "USING hnsw ((factor::vector(64)) vector_ip_ops)" in learning
-    assert "halfvec(451)" in learning  # 384 + 64 + 3
+    assert "USING hnsw ((factor::halfvec(64)) halfvec_ip_ops)" in learning
+    assert "halfvec(387)" in learning  # the rank vectors do not carry it
     assert "dnf_item_factor" not in install_sql(
         dataclasses.replace(spec, collaborative_dimension=0)
     )

@@ -3,8 +3,8 @@
 New likes change a user's profile at once (from the current vectors); the vectors
 themselves are rebuilt by this task, scheduled by the popularity actor after a quiet
 delay and at most once per interval (``DNF_FACTORS_DELAY_S``, ``DNF_FACTORS_INTERVAL_S``).
-A rebuild is one transaction: new vectors, every profile and every rank vector of
-the feed, so no reader ever mixes two bases.
+A rebuild is one transaction: new vectors and every profile of the feed, so no
+reader ever mixes two bases.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
 from workers.actors.profiles import lock_factors, write_profiles
-from workers.actors.rank import rebase, write_ranks
 from workers.factorization import learn_factors
 from workers.runtime import Runtime
 
@@ -79,7 +78,7 @@ def schedule_factors(runtime: Runtime, spec: FeedSpec) -> None:
 
 
 def build_factors(runtime: Runtime, feed_id: str, _keys: list[str]) -> None:
-    """The ``factors`` task: learn the vectors, then rewrite profiles and rank vectors."""
+    """The ``factors`` task: learn the vectors, then rewrite every profile with them."""
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     started = time.monotonic()
@@ -103,10 +102,6 @@ def build_factors(runtime: Runtime, feed_id: str, _keys: list[str]) -> None:
         users = [row[0] for row in conn.execute(load_sql("queries/feed_profile_users"), params)]
         for start in range(0, len(users), _CHUNK):
             write_profiles(conn, spec, users[start : start + _CHUNK])
-        ranked = [row[0] for row in conn.execute(load_sql("queries/feed_rank_items"), params)]
-        due = False
-        for start in range(0, len(ranked), _CHUNK):
-            due = write_ranks(conn, spec, ranked[start : start + _CHUNK]) or due
         conn.execute(
             load_sql("queries/factors_built"),
             {
@@ -123,5 +118,3 @@ def build_factors(runtime: Runtime, feed_id: str, _keys: list[str]) -> None:
         len(pairs),
         time.monotonic() - started,
     )
-    if due:
-        rebase(runtime, spec)

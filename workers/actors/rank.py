@@ -15,7 +15,6 @@ from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
-from workers.actors.profiles import lock_factors
 from workers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,6 @@ def write_ranks(conn: Any, spec: FeedSpec, keys: list[str]) -> bool:
     to move (call :func:`rebase` once the transaction commits)."""
     if not keys:
         return False
-    lock_factors(conn, spec, exclusive=False)
     conn.execute(
         load_sql("queries/rank_state"),
         {
@@ -50,16 +48,12 @@ def write_ranks(conn: Any, spec: FeedSpec, keys: list[str]) -> bool:
             "coord_scale": COORD_SCALE,
         },
     )
-    collaborative = spec.collaborative_dimension
     (largest,) = conn.execute(
         feed_query("rank_refresh", spec),
         {
             "feed_id": spec.feed_id,
             "keys": keys,
             "cap": COORDINATE_CAP,
-            "factor_dimension": collaborative,
-            "zero_factor": [0.0] * collaborative,
-            "factor_norm2": 1.0 if collaborative else 0.0,
         },
     ).fetchone()
     return bool(largest > REBASE_AT)

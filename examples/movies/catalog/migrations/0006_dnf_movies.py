@@ -165,7 +165,7 @@ DROP INDEX IF EXISTS "dnf_hnsw_catalog_movie_embedding";
 -- vectors. Partial, so each feed searches only its own rows of dnf_item_rank; the
 -- cast gives the index the dimension the shared column does not have.
 CREATE INDEX IF NOT EXISTS "dnf_rank_movies" ON dnf_item_rank
-    USING hnsw ((rank::halfvec(643)) halfvec_ip_ops)
+    USING hnsw ((rank::halfvec(387)) halfvec_ip_ops)
     WHERE feed_id = 'movies';
 
 -- Rank vectors are written by the workers as they embed items: forgetting the items
@@ -177,7 +177,7 @@ DELETE FROM dnf_backfill WHERE feed_id = 'movies' AND phase = 'items';
 -- embedding dominates how HNSW links items, and a search led by co-likes got lost
 -- there (recall@20 0.46 on the feed benchmark, collaborative weight alone).
 CREATE INDEX IF NOT EXISTS "dnf_factor_movies" ON dnf_item_factor
-    USING hnsw ((factor::vector(256)) vector_ip_ops)
+    USING hnsw ((factor::halfvec(256)) halfvec_ip_ops)
     WHERE feed_id = 'movies';
 
 INSERT INTO dnf_feed (feed_id, spec, fingerprint)
