@@ -74,20 +74,21 @@ def candidate_ids_sql(
 ) -> tuple[str, tuple[Any, ...]]:
     """One SQL ``UNION`` of the candidate pools that apply, and its parameters."""
     parts: list[tuple[str, tuple[Any, ...]]] = []
+    # The caller's filters, compiled once for every pool that joins against them.
+    keys = compiled(items.order_by().values("pk"))
     if pools.similarity and rank.searches:
-        parts.append(_rank_candidates(spec, items, rank, pools.similarity))
+        parts.append(_rank_candidates(spec, keys, rank, pools.similarity))
     if pools.collaborative and rank.collaborative and rank.collaborative_profile is not None:
         parts.append(
-            _factor_candidates(spec, items, rank.collaborative_profile, pools.collaborative)
+            _factor_candidates(spec, keys, rank.collaborative_profile, pools.collaborative)
         )
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
     if pools.popularity:
-        items_sql, items_params = compiled(items.order_by().values("pk"))
         popular = render_sql(
-            "feed/popular_candidates", items=items_sql, key_type=spec.content_key_type
+            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type
         )
-        parts.append((popular, (*items_params, spec.feed_id, pools.popularity)))
+        parts.append((popular, (*keys[1], spec.feed_id, pools.popularity)))
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
         return compiled(items.values("pk")[: pools.freshness or 100])
@@ -96,9 +97,9 @@ def candidate_ids_sql(
 
 
 def _rank_candidates(
-    spec: FeedSpec, items: QuerySet[Any], rank: RankQuery, limit: int
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
-    items_sql, items_params = compiled(items.order_by().values("pk"))
+    items_sql, items_params = keys
     sql = render_sql(
         "feed/rank_candidates",
         items=items_sql,
@@ -114,9 +115,9 @@ def _rank_candidates(
 
 
 def _factor_candidates(
-    spec: FeedSpec, items: QuerySet[Any], profile: Any, limit: int
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], profile: Any, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
-    items_sql, items_params = compiled(items.order_by().values("pk"))
+    items_sql, items_params = keys
     sql = render_sql(
         "feed/factor_candidates",
         items=items_sql,
