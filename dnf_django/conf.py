@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "WEIGHT_COLLABORATIVE": 0.6,
     # Item vectors learned from co-interactions; 0 turns the collaborative signal off.
     "COLLABORATIVE_DIMENSION": 256,
+    # Maximal marginal relevance over the top of the feed: None is off, 1 keeps the
+    # score order, lower trades score for variety.
+    "DIVERSITY": None,
     "USER_LIKES_LIMIT": 20,
     "DISLIKE_WEIGHT": 0.5,
     "FRESHNESS_HALF_LIFE_HOURS": 72.0,
@@ -79,6 +82,10 @@ RULES: dict[str, tuple[Any, str]] = {
     "COLLABORATIVE_DIMENSION": (
         lambda v: _non_negative_int(v) and v <= 1024,
         "an integer in 0..1024",
+    ),
+    "DIVERSITY": (
+        lambda v: v is None or (_number(v) and 0 < v <= 1),
+        "None or a number in (0, 1]",
     ),
     "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_FRESHNESS": (_non_negative_int, "an integer >= 0"),

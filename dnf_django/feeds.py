@@ -25,6 +25,7 @@ _SETTING_DEFAULTS = {
     "weight_popularity": "WEIGHT_POPULARITY",
     "weight_collaborative": "WEIGHT_COLLABORATIVE",
     "collaborative_dimension": "COLLABORATIVE_DIMENSION",
+    "diversity": "DIVERSITY",
     "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
     "dislike_weight": "DISLIKE_WEIGHT",
 }
@@ -64,6 +65,7 @@ class BaseNeuralFeed:
     weight_popularity: ClassVar[float | None] = None
     weight_collaborative: ClassVar[float | None] = None
     collaborative_dimension: ClassVar[int | None] = None
+    diversity: ClassVar[float | None] = None
     freshness_half_life_hours: ClassVar[float | None] = None
     popularity_expression: ClassVar[Any] = None
     freshness_expression: ClassVar[Any] = None

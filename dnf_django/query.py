@@ -27,7 +27,12 @@ from dnf_django.expressions import ExponentialDecay, LogScaled
 from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
 from dnf_django.queryset import feed_queryset_class
 
-# The ranking signals, each in [0, 1]; ``score`` weighs them with ``weight_<name>``.
+# With ``diversity`` set, the feed re-ranks this many times ``limit`` of its best items.
+DIVERSITY_POOL = 4
+# The field NeuralRecommendMixin adds.
+EMBEDDING_FIELD = "embedding"
+
+# The ranking signals; ``score`` weighs them with ``weight_<name>``.
 SIGNALS = ("similarity", "collaborative", "freshness", "popularity")
 
 
@@ -110,14 +115,18 @@ def rank_feed(
         spec, items, rank=rank, freshness_order=freshest_first, pools=pools
     )
     candidates = items.filter(pk__in=RawSQL(ids_sql, params))
-    if not candidates.query.values_select:
+    diversity = feed.get_setting("diversity")
+    if diversity is None and not candidates.query.values_select:
         # A page of 20 vectors is ~80 kB of text to ship and parse for nothing: the
         # score is computed in SQL. Reading .embedding still works (one query).
-        candidates = candidates.defer(spec.embedding_column)
+        candidates = candidates.defer(EMBEDDING_FIELD)
+    fetched = limit if diversity is None else limit * DIVERSITY_POOL
     ranked: QuerySet[Any] = scored(candidates, feed, spec, profile, now).order_by("-score", "pk")[
-        :limit
+        :fetched
     ]
     ranked.__class__ = feed_queryset_class(type(ranked))
+    if diversity is not None:
+        ranked.dnf_diversity = (float(diversity), limit, EMBEDDING_FIELD)  # type: ignore[attr-defined]
     if (pools.similarity and rank.searches) or (pools.collaborative and rank.collaborative):
         ranked.dnf_search = (  # type: ignore[attr-defined]
             feed_setting("HNSW_ITERATIVE_SCAN"),

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
+from dnf_core.diversity import mmr_order
 from dnf_core.sqlfiles import load_sql
 
 
@@ -23,20 +24,42 @@ class FeedQuerySetMixin:
 
     # (hnsw.iterative_scan, hnsw.ef_search), or None when no vector search runs.
     dnf_search: tuple[str, int] | None = None
+    # (trade-off, items to keep, embedding attribute) when the feed re-ranks its top
+    # for variety; the query then fetches more than it keeps.
+    dnf_diversity: tuple[float, int, str] | None = None
 
     def _clone(self) -> Any:
         clone = super()._clone()  # type: ignore[misc]
         clone.dnf_search = self.dnf_search
+        clone.dnf_diversity = self.dnf_diversity
         return clone
 
     def _fetch_all(self) -> None:
         if getattr(self, "_result_cache", None) is None:
             with self._search_settings():
                 super()._fetch_all()  # type: ignore[misc]
+            if self.dnf_diversity is not None:
+                rows: list[Any] = self._result_cache  # type: ignore[has-type]
+                self._result_cache = self._diversified(rows)
 
     def iterator(self, chunk_size: int | None = None) -> Iterator[Any]:
+        if self.dnf_diversity is not None:
+            # The re-rank needs the whole fetched top at once.
+            self._fetch_all()
+            yield from self._result_cache
+            return
         with self._search_settings():
             yield from super().iterator(chunk_size=chunk_size)  # type: ignore[misc]
+
+    def _diversified(self, rows: list[Any]) -> list[Any]:
+        assert self.dnf_diversity is not None
+        trade_off, keep, attribute = self.dnf_diversity
+        if not rows or not hasattr(rows[0], "score"):
+            return rows[:keep]  # .values() and the like: nothing to re-rank by
+        order = mmr_order(
+            [row.score for row in rows], [getattr(row, attribute) for row in rows], trade_off, keep
+        )
+        return [rows[i] for i in order]
 
     @contextmanager
     def _search_settings(self) -> Iterator[None]:

@@ -223,3 +223,26 @@ def test_custom_expressions_replace_the_built_in_signals(
     assert feed["love"].popularity == 0.0 and feed["love"].freshness == 0.0
     old = feed["old"]
     assert old.score == pytest.approx(0.6 * old.similarity + 0.2 + 0.2)
+
+
+def test_diversity_trades_near_duplicates_for_variety(db: None, settings: Any) -> None:
+    now = timezone.now()
+    twins = [Movie(title="space ship", published_at=now) for _ in range(8)]
+    others = [Movie(title=f"space {word}", published_at=now) for word in ("love", "war", "jazz")]
+    for movie in [*twins, *others]:
+        movie.embedding = vector(movie.title)
+    Movie.objects.bulk_create([*twins, *others])
+    write_movie_ranks([*twins, *others])
+    user = with_profile("space ship")
+    plain = list(MovieFeed.get_feed(user, limit=4, now=now))
+    assert {m.pk for m in plain} <= {m.pk for m in twins}
+
+    settings.DJANGO_NEURAL_FEED = {**settings.DJANGO_NEURAL_FEED, "DIVERSITY": 0.5}
+    varied = list(MovieFeed.get_feed(user, limit=4, now=now))
+    assert len(varied) == 4 and varied[0].pk == plain[0].pk
+    assert {m.pk for m in varied} & {m.pk for m in others}, "variety must make room"
+    assert [m.pk for m in MovieFeed.get_feed(user, limit=4, now=now).iterator()] == [
+        m.pk for m in varied
+    ]
+    settings.DJANGO_NEURAL_FEED = {**settings.DJANGO_NEURAL_FEED, "DIVERSITY": 1.0}
+    assert [m.pk for m in MovieFeed.get_feed(user, limit=4, now=now)] == [m.pk for m in plain]
