@@ -90,22 +90,10 @@ def _embed_batch(
         # Decided under a share lock, so a swap cannot slip in before the write: the
         # column only ever holds vectors of the model it serves.
         if serving_identity(conn, spec) != spec.embedding_identity:
-            return _write_next(conn, spec, done, vectors, errors)
-        written = [
-            row[0]
-            for row in conn.execute(
-                feed_query("items_write_embeddings", spec),
-                {
-                    "keys": [item.key for item in done],
-                    "text_md5": [item.text_md5 for item in done],
-                    "embeddings": [vectors.get(item.key) for item in done],
-                    "identity": spec.embedding_identity,
-                },
-            )
-        ]
-        for error, keys in _group(errors).items():
-            record_failures(conn, spec.feed_id, TaskKind.EMBED, keys, error)
-        clear_failures(conn, spec.feed_id, TaskKind.EMBED, written)
+            # Kept aside while the feed serves the old model: its column, profiles
+            # and rank vectors stay as they are until the swap.
+            return len(_write_vectors(conn, spec, "items_write_next", done, vectors, errors))
+        written = _write_vectors(conn, spec, "items_write_embeddings", done, vectors, errors)
         due = write_ranks(conn, spec, [item.key for item in done])
         # Items embedded after they were liked change their likers' profiles.
         likers = [
@@ -125,19 +113,20 @@ def _embed_batch(
     return len(written)
 
 
-def _write_next(
+def _write_vectors(
     conn: Any,
     spec: FeedSpec,
+    query: str,
     done: list[Item],
     vectors: dict[str, np.ndarray[Any, Any]],
     errors: dict[str, str],
-) -> int:
-    """Keep the new model's vectors aside while the feed serves the old ones: its
-    column, profiles and rank vectors stay as they are until the swap."""
+) -> list[str]:
+    """Write ``done``'s vectors with ``query`` (stale-text guarded) and bookkeep
+    failures; the keys actually written."""
     written = [
         row[0]
         for row in conn.execute(
-            feed_query("items_write_next", spec),
+            feed_query(query, spec),
             {
                 "feed_id": spec.feed_id,
                 "keys": [item.key for item in done],
@@ -150,7 +139,7 @@ def _write_next(
     for error, keys in _group(errors).items():
         record_failures(conn, spec.feed_id, TaskKind.EMBED, keys, error)
     clear_failures(conn, spec.feed_id, TaskKind.EMBED, written)
-    return len(written)
+    return written
 
 
 def _encode_isolating(
