@@ -8,23 +8,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import redis
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from tqdm import tqdm
 
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_django.endpoints import database_url, redis_url
-from workers.backlog import measure_backlog
-from workers.config import WorkerConfig
-from workers.database import connect
-from workers.spawn import spawn_worker, stop_worker
+from dnf_django.evaluation.pipeline import run_worker_until_idle
 
 DATA = Path(__file__).resolve().parents[3] / "data"
-LOG = Path(__file__).resolve().parents[5] / ".dnf" / "demo-worker.log"
 SHOWN_USERS = (41, 73, 24)
 TIMEOUT_S = 1800
 
@@ -57,16 +51,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
         self.load()
-        config = WorkerConfig(database_url=database_url(), redis_url=redis_url())
         started = time.monotonic()
-        LOG.parent.mkdir(parents=True, exist_ok=True)
-        with open(LOG, "wb") as log:
-            self.stdout.write(f"worker started; its log: {LOG}")
-            worker = spawn_worker(config, log=log)
-            try:
-                self.wait_for_pipeline(config, worker)
-            finally:
-                stop_worker(worker)
+        self.stdout.write("worker started: embedding, profiles, counts, collaborative vectors")
+        # The same run-until-idle as dnf_evaluate: a worker that learns collaborative
+        # vectors as soon as the likes stop, and idle only once it has.
+        run_worker_until_idle(
+            database_url(),
+            redis_url(),
+            Movie,
+            "default",
+            timeout=TIMEOUT_S,
+            progress=True,
+            factors_of=MovieFeed.feed_id,
+        )
         self.stdout.write(f"pipeline idle after {time.monotonic() - started:.1f}s\n")
         self.show_feeds()
 
@@ -93,27 +90,6 @@ class Command(BaseCommand):
             Movie.likes.through.objects.bulk_create(likes, batch_size=5000)
         self.stdout.write(f"loaded {len(movies)} movies, {len(users)} users, {len(likes)} likes")
 
-    def wait_for_pipeline(self, config: WorkerConfig, worker: Any) -> None:
-        embeddable = Movie.objects.exclude(title="", genres="", tags="").count()
-        broker = redis.Redis.from_url(config.redis_url)
-        deadline = time.monotonic() + TIMEOUT_S
-        with (
-            connect(config.database_url, autocommit=True) as conn,
-            tqdm(total=embeddable, unit="item", desc="embedding", mininterval=1.0) as bar,
-        ):
-            while True:
-                if worker.poll() is not None:
-                    raise CommandError(f"the worker exited with code {worker.returncode}")
-                embedded = Movie.objects.filter(embedding__isnull=False).count()
-                bar.update(embedded - bar.n)
-                backlog = measure_backlog(conn, broker)
-                bar.set_postfix(outbox=backlog.outbox, queued=backlog.messages, refresh=False)
-                if embedded >= embeddable and backlog.idle:
-                    return
-                if time.monotonic() > deadline:
-                    raise CommandError(f"pipeline not idle after {TIMEOUT_S}s: {backlog}")
-                time.sleep(0.5)
-
     def show_feeds(self) -> None:
         user_model = get_user_model()
         for uid in SHOWN_USERS:
@@ -124,10 +100,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"\n== {user.username}: {liked.count()} likes, latest: " + "; ".join(titles)
             )
-            self.stdout.write(f"   {'score':>6} {'sim':>6} {'fresh':>6} {'pop':>6}  title")
+            self.stdout.write(
+                f"   {'score':>6} {'sim':>6} {'colike':>6} {'fresh':>6} {'pop':>6}  title"
+            )
             for movie in MovieFeed.get_feed(user, excluded_queryset=liked, limit=10):
                 self.stdout.write(
-                    f"   {movie.score:6.3f} {movie.similarity:6.3f} {movie.freshness:6.3f} "
-                    f"{movie.popularity:6.3f}  {movie.title} [{movie.genres}]"
+                    f"   {movie.score:6.3f} {movie.similarity:6.3f} {movie.collaborative:6.3f} "
+                    f"{movie.freshness:6.3f} {movie.popularity:6.3f}  "
+                    f"{movie.title} [{movie.genres}]"
                 )
         connection.close()
