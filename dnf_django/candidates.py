@@ -1,10 +1,11 @@
 """Stage one of the feed query: candidate ids, from indexes only.
 
-The union of the items with the best hybrid score (an inner-product HNSW search
-over the feed's rank vectors, users with a profile only), the freshest (an index on
-the freshness field) and the most popular (the maintained counts), each within the
-caller's filters. Stage two scores only these exactly, so a request never scans the
-table.
+The union of the items with the best text, freshness and popularity score (one
+inner-product HNSW search over the feed's rank vectors), the most co-liked (the
+collaborative vectors' own HNSW index, users with a collaborative profile), the
+freshest (an index on the freshness field) and the most popular (the maintained
+counts), each within the caller's filters. Stage two scores only these exactly, so a
+request never scans the table.
 """
 
 from __future__ import annotations
