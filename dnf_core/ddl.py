@@ -168,48 +168,37 @@ def factor_index_name(spec: FeedSpec) -> str:
     return f"dnf_factor_{spec.feed_id}"
 
 
-def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+def _feed_indexes(spec: FeedSpec, versions: DdlVersions) -> list[tuple[str, int, str, int]]:
+    """(template, template version, index name, dimension) of each per-feed index."""
     if versions.rank == 0:
         return []
-    parts = [
+    indexes = [("rank", versions.rank, rank_index_name(spec), rank_dimension(spec))]
+    if spec.collaborative_dimension:
+        indexes.append(("factor", 1, factor_index_name(spec), spec.collaborative_dimension))
+    return indexes
+
+
+def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    return [
         render_sql(
-            f"indexes/rank_v{versions.rank}",
-            index=quote_identifier(rank_index_name(spec)),
-            dimension=str(rank_dimension(spec)),
+            f"indexes/{template}_v{version}",
+            index=quote_identifier(name),
+            dimension=str(dimension),
             feed_literal=quote_literal(spec.feed_id),
         )
+        for template, version, name, dimension in _feed_indexes(spec, versions)
     ]
-    if spec.collaborative_dimension:
-        parts.append(
-            render_sql(
-                "indexes/factor_v1",
-                index=quote_identifier(factor_index_name(spec)),
-                dimension=str(spec.collaborative_dimension),
-                feed_literal=quote_literal(spec.feed_id),
-            )
-        )
-    return parts
 
 
 def _drop_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
-    if versions.rank == 0:
-        return []
-    parts = [
+    return [
         render_sql(
-            f"indexes/rank_drop_v{versions.rank}",
-            index=quote_identifier(rank_index_name(spec)),
+            f"indexes/{template}_drop_v{version}",
+            index=quote_identifier(name),
             feed_literal=quote_literal(spec.feed_id),
         )
+        for template, version, name, _ in _feed_indexes(spec, versions)
     ]
-    if spec.collaborative_dimension:
-        parts.append(
-            render_sql(
-                "indexes/factor_drop_v1",
-                index=quote_identifier(factor_index_name(spec)),
-                feed_literal=quote_literal(spec.feed_id),
-            )
-        )
-    return parts
 
 
 def _register(spec: FeedSpec) -> str:

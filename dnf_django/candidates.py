@@ -77,9 +77,9 @@ def candidate_ids_sql(
     parts: list[tuple[str, tuple[Any, ...]]] = []
     # The caller's filters, compiled once for every pool that joins against them.
     keys = compiled(items.order_by().values("pk"))
-    if pools.similarity and rank.searches:
+    if _rank_pool(rank, pools):
         parts.append(_rank_candidates(spec, keys, rank, pools.similarity))
-    if pools.collaborative and rank.collaborative and rank.collaborative_profile is not None:
+    if _factor_pool(rank, pools):
         parts.append(
             _factor_candidates(spec, keys, rank.collaborative_profile, pools.collaborative)
         )
@@ -97,40 +97,56 @@ def candidate_ids_sql(
     return sql, tuple(param for _, params in parts for param in params)
 
 
+def searches_index(rank: RankQuery, pools: CandidatePools) -> bool:
+    """Whether stage one scans an HNSW index (and needs its search settings)."""
+    return _rank_pool(rank, pools) or _factor_pool(rank, pools)
+
+
+def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:
+    return bool(pools.similarity and rank.searches)
+
+
+def _factor_pool(rank: RankQuery, pools: CandidatePools) -> bool:
+    return bool(
+        pools.collaborative and rank.collaborative and rank.collaborative_profile is not None
+    )
+
+
 def _rank_candidates(
     spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
-    items_sql, items_params = keys
-    sql = render_sql(
-        "feed/rank_candidates",
-        items=items_sql,
-        key_type=spec.content_key_type,
-        # A literal, not a parameter: the planner must see it to pick the feed's
-        # partial index (feed ids are validated to [a-z0-9_]).
-        feed_literal=quote_literal(spec.feed_id),
-        dimension=str(rank_dimension(spec)),
-    )
-    profile = _scaled(rank.profile, rank.similarity, spec.dimension)
-    params = (rank.freshness, rank.now, rank.popularity)
-    return sql, (*items_params, profile, *params, limit)
+    # Zeros without a profile: the text part then adds nothing to the score.
+    if rank.profile is None or not rank.similarity:
+        profile = [0.0] * spec.dimension
+    else:
+        profile = [float(x) * rank.similarity for x in rank.profile]
+    params = (profile, rank.freshness, rank.now, rank.popularity, limit)
+    return _index_pool("feed/rank_candidates", spec, keys, rank_dimension(spec), params)
 
 
 def _factor_candidates(
     spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], profile: Any, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
+    params = ([float(x) for x in profile], limit)
+    return _index_pool("feed/factor_candidates", spec, keys, spec.collaborative_dimension, params)
+
+
+def _index_pool(
+    template: str,
+    spec: FeedSpec,
+    keys: tuple[str, tuple[Any, ...]],
+    dimension: int,
+    params: tuple[Any, ...],
+) -> tuple[str, tuple[Any, ...]]:
+    """A pool searched through one of the feed's partial HNSW indexes."""
     items_sql, items_params = keys
     sql = render_sql(
-        "feed/factor_candidates",
+        template,
         items=items_sql,
         key_type=spec.content_key_type,
+        # A literal, not a parameter: the planner must see it to pick the feed's
+        # partial index (feed ids are validated to [a-z0-9_]).
         feed_literal=quote_literal(spec.feed_id),
-        dimension=str(spec.collaborative_dimension),
+        dimension=str(dimension),
     )
-    return sql, (*items_params, [float(x) for x in profile], limit)
-
-
-def _scaled(vector: Any, weight: float, dimension: int) -> list[float]:
-    # Zeros when absent: that part of the rank vectors then adds nothing to the score.
-    if vector is None or not weight:
-        return [0.0] * dimension
-    return [float(x) * weight for x in vector]
+    return sql, (*items_params, *params)

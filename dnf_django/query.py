@@ -21,7 +21,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance, MaxInnerProduct
 
 from dnf_core.spec import FeedSpec
-from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
+from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql, searches_index
 from dnf_django.conf import feed_setting
 from dnf_django.expressions import ExponentialDecay, LogScaled
 from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
@@ -127,7 +127,7 @@ def rank_feed(
     ranked.__class__ = feed_queryset_class(type(ranked))
     if diversity is not None:
         ranked.dnf_diversity = (float(diversity), limit, EMBEDDING_FIELD)  # type: ignore[attr-defined]
-    if (pools.similarity and rank.searches) or (pools.collaborative and rank.collaborative):
+    if searches_index(rank, pools):
         ranked.dnf_search = (  # type: ignore[attr-defined]
             feed_setting("HNSW_ITERATIVE_SCAN"),
             feed_setting("HNSW_EF_SEARCH"),

@@ -61,10 +61,12 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
     # Items already embedded (or deleted) still need a current rank vector: after an
     # upgrade, the backfill walk reaches them this way.
     fetched = {item.key for item in items}
-    with conn.transaction():
-        due = write_ranks(conn, spec, [key for key in keys if key not in fetched])
-    if due:
-        rebase(runtime, spec)
+    skipped = [key for key in keys if key not in fetched]
+    if skipped:
+        with conn.transaction():
+            due = write_ranks(conn, spec, skipped)
+        if due:
+            rebase(runtime, spec)
     encoder = load_encoder(spec.encoder)
     written = 0
     for start in range(0, len(items), limits.encode_batch):
