@@ -28,6 +28,7 @@ from dnf_core.services import (
     stop_services,
 )
 from dnf_core.services.base import free_port, pid_alive, wait_until
+from dnf_core.services.postgres import shared_buffers_mb
 
 psycopg = pytest.importorskip("psycopg")
 redis = pytest.importorskip("redis")
@@ -86,6 +87,11 @@ def test_start_gives_working_urls(data: Path) -> None:
     assert urls.redis_url == f"redis://127.0.0.1:{os.environ['DNF_REDIS_PORT']}/0"
     assert psql(urls.database_url, "SELECT extname FROM pg_extension") == "plpgsql\nvector"
     assert psql(urls.database_url, "SHOW maintenance_work_mem") == "1GB"
+    buffers = psql(
+        urls.database_url,
+        "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'",
+    )
+    assert int(buffers) == shared_buffers_mb() >= 128
     with psycopg.connect(urls.database_url) as conn:
         row = conn.execute("SELECT '[1,2,3]'::vector <-> '[1,2,5]'::vector").fetchone()
         assert row == (2.0,)
