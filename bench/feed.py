@@ -722,7 +722,7 @@ def _time_feed_sql(ids: Sequence[int]) -> dict[str, Any]:
     for user in _users(ids):
         queryset: Any = MovieFeed.get_feed(user, limit=20)
         query, params = queryset.query.sql_with_params()
-        with queryset._search_settings(), connection.cursor() as cur:
+        with connection.cursor() as cur:
             start = time.perf_counter()
             cur.execute(query, params)
             cur.fetchall()
@@ -813,8 +813,7 @@ def explain(world: World) -> dict[str, list[str]]:
     for label, user_id in (("profile", world.timed_users[0]), ("cold", world.timed_cold_users[0])):
         (user,) = _users([user_id])
         queryset: Any = MovieFeed.get_feed(user, limit=20)
-        with queryset._search_settings():
-            text = queryset.explain(analyze=True, buffers=True)
+        text = queryset.explain(analyze=True, buffers=True)
         plans[label] = VECTOR_LITERAL.sub("'[...]'::vector", text).splitlines()
     return plans
 

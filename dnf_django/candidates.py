@@ -46,18 +46,24 @@ def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
 
 @dataclass(frozen=True)
 class RankQuery:
-    """What stage one's hybrid-score search needs: the profile, the weights, the clock.
+    """What stage one's index searches need: the profile, the weights, the clock and
+    pgvector's search settings.
 
-    A weight is 0 for a signal the rank vectors do not carry (a custom expression).
+    The profiles are subqueries (see :class:`dnf_django.query.Profile`), None where
+    they do not apply. A weight is 0 for a signal the rank vectors do not carry (a
+    custom expression).
     """
 
-    profile: Any  # None for users without one
-    collaborative_profile: Any  # None without collaborative vectors
+    profile: tuple[str, tuple[Any, ...]] | None
+    collaborative_profile: tuple[str, tuple[Any, ...]] | None
     similarity: float
     collaborative: float
     freshness: float
     popularity: float
     now: datetime
+    iterative_scan: str
+    ef_search: int
+    ef_search_collaborative: int
 
     @property
     def searches(self) -> bool:
@@ -80,9 +86,7 @@ def candidate_ids_sql(
     if _rank_pool(rank, pools):
         parts.append(_rank_candidates(spec, keys, rank, pools.similarity))
     if _factor_pool(rank, pools):
-        parts.append(
-            _factor_candidates(spec, keys, rank.collaborative_profile, pools.collaborative)
-        )
+        parts.append(_factor_candidates(spec, keys, rank, pools.collaborative))
     if freshness_order is not None and pools.freshness:
         parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
     if pools.popularity:
@@ -95,11 +99,6 @@ def candidate_ids_sql(
         return compiled(items.values("pk")[: pools.freshness or 100])
     sql = " UNION ".join(f"({part})" for part, _ in parts)
     return sql, tuple(param for _, params in parts for param in params)
-
-
-def searches_index(rank: RankQuery, pools: CandidatePools) -> bool:
-    """Whether stage one scans an HNSW index (and needs its search settings)."""
-    return _rank_pool(rank, pools) or _factor_pool(rank, pools)
 
 
 def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:
@@ -115,38 +114,64 @@ def _factor_pool(rank: RankQuery, pools: CandidatePools) -> bool:
 def _rank_candidates(
     spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
-    # Zeros without a profile: the text part then adds nothing to the score.
-    if rank.profile is None or not rank.similarity:
-        profile = [0.0] * spec.dimension
-    else:
-        profile = [float(x) * rank.similarity for x in rank.profile]
-    params = (profile, rank.freshness, rank.now, rank.popularity, limit)
-    return _index_pool("feed/rank_candidates", spec, keys, rank_dimension(spec), params)
+    # Scores are compared, never returned, so the query vector may be scaled: with a
+    # profile it is divided by w_s, which keeps the profile as stored; without one
+    # the text part is zeros and adds nothing.
+    profile, profile_params = rank.profile if rank.profile is not None else ("NULL", ())
+    scale = 1.0 / rank.similarity if rank.profile is not None else 1.0
+    sql = _index_pool_sql(
+        "feed/rank_candidates",
+        spec,
+        keys[0],
+        rank_dimension(spec),
+        profile,
+        profile_dimension=str(spec.dimension),
+    )
+    params = (
+        *keys[1],
+        rank.freshness,
+        rank.now,
+        rank.popularity,
+        scale,
+        *profile_params,
+        rank.iterative_scan,
+        str(rank.ef_search),
+        limit,
+    )
+    return sql, params
 
 
 def _factor_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], profile: Any, limit: int
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
-    params = ([float(x) for x in profile], limit)
-    return _index_pool("feed/factor_candidates", spec, keys, spec.collaborative_dimension, params)
+    assert rank.collaborative_profile is not None
+    profile, profile_params = rank.collaborative_profile
+    sql = _index_pool_sql(
+        "feed/factor_candidates", spec, keys[0], spec.collaborative_dimension, profile
+    )
+    params = (
+        *keys[1],
+        *profile_params,
+        *profile_params,
+        rank.iterative_scan,
+        str(rank.ef_search_collaborative),
+        limit,
+    )
+    return sql, params
 
 
-def _index_pool(
-    template: str,
-    spec: FeedSpec,
-    keys: tuple[str, tuple[Any, ...]],
-    dimension: int,
-    params: tuple[Any, ...],
-) -> tuple[str, tuple[Any, ...]]:
+def _index_pool_sql(
+    template: str, spec: FeedSpec, items: str, dimension: int, profile: str, **extra: str
+) -> str:
     """A pool searched through one of the feed's partial HNSW indexes."""
-    items_sql, items_params = keys
-    sql = render_sql(
+    return render_sql(
         template,
-        items=items_sql,
+        **extra,
+        items=items,
+        profile=profile,
         key_type=spec.content_key_type,
         # A literal, not a parameter: the planner must see it to pick the feed's
         # partial index (feed ids are validated to [a-z0-9_]).
         feed_literal=quote_literal(spec.feed_id),
         dimension=str(dimension),
     )
-    return sql, (*items_params, *params)

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES_POPULARITY": 100,
     "CANDIDATES_COLLABORATIVE": 100,
     "HNSW_EF_SEARCH": 400,
+    "HNSW_EF_SEARCH_COLLABORATIVE": 400,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
     # Items one chain of get_page cursors may show; the cursor carries their keys.
     "PAGE_MAX_ITEMS": 1000,
@@ -92,6 +93,10 @@ RULES: dict[str, tuple[Any, str]] = {
     "CANDIDATES_POPULARITY": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_COLLABORATIVE": (_non_negative_int, "an integer >= 0"),
     "HNSW_EF_SEARCH": (lambda v: _positive_int(v) and v <= 1000, "an integer in 1..1000"),
+    "HNSW_EF_SEARCH_COLLABORATIVE": (
+        lambda v: _positive_int(v) and v <= 1000,
+        "an integer in 1..1000",
+    ),
     "HNSW_ITERATIVE_SCAN": (
         lambda v: v in ("off", "strict_order", "relaxed_order"),
         "'off', 'strict_order' or 'relaxed_order'",

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from dnf_core.spec import FeedSpec
-from dnf_django.query import SIGNALS, profile_vector, scored
+from dnf_django.query import SIGNALS, Profile, has_profile, scored, user_profile
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,16 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
     """
     weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
     spec = feed.get_spec()
-    profile = profile_vector(feed, spec, user)
     if isinstance(item, models.Model) and all(hasattr(item, name) for name in SIGNALS):
         key, signals = item.pk, {name: float(getattr(item, name)) for name in SIGNALS}
     else:
         key = item.pk if isinstance(item, models.Model) else item
+        profile = user_profile(feed, spec, user)
         signals = _score_one(feed, spec, profile, key, now or timezone.now())
     contributions = {name: weights[name] * signals[name] for name in SIGNALS}
     return Explanation(
         item_key=key,
-        has_profile=profile is not None,
+        has_profile=has_profile(feed, spec, user),
         signals=signals,
         weights=weights,
         contributions=contributions,
@@ -68,7 +68,7 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
 
 
 def _score_one(
-    feed: Any, spec: FeedSpec, profile: Any, key: Any, now: datetime
+    feed: Any, spec: FeedSpec, profile: Profile | None, key: Any, now: datetime
 ) -> dict[str, float]:
     model = feed.get_setting("content_django_model")
     one = model._default_manager.filter(pk=key)

@@ -1,9 +1,9 @@
 """The feed query: candidates from indexes, then the hybrid score over candidates only.
 
-``score = w_s·similarity + w_f·freshness + w_p·popularity``, computed in SQL and
-returned as a lazy QuerySet annotated with each component. Queries per evaluated
-feed: one for the profile (signed-in users only), one that applies the HNSW search
-settings, and the feed query itself.
+``score = w_s·similarity + w_c·collaborative + w_f·freshness + w_p·popularity``,
+computed in SQL and returned as a lazy QuerySet annotated with each component. An
+evaluated feed costs one query: it reads the user's profile and applies the HNSW
+search settings itself.
 """
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models import (
+    F,
+    FloatField,
+    QuerySet,
+    Value,
+)
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from pgvector.django import CosineDistance, MaxInnerProduct
 
 from dnf_core.spec import FeedSpec
-from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql, searches_index
+from dnf_core.sqlfiles import render_sql
+from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
 from dnf_django.conf import feed_setting
-from dnf_django.expressions import ExponentialDecay, LogScaled
-from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
+from dnf_django.expressions import ExponentialDecay, SqlTemplate
+from dnf_django.models import UserFeedProfile
 from dnf_django.queryset import feed_queryset_class
 
 # With ``diversity`` set, the feed re-ranks this many times ``limit`` of its best items.
@@ -38,39 +42,52 @@ SIGNALS = ("similarity", "collaborative", "freshness", "popularity")
 
 @dataclass(frozen=True)
 class Profile:
-    """A user's taste: the mean of their recent liked items' embeddings, and of their
-    collaborative vectors (None until the feed has learned those)."""
+    """A signed-in user's profile, as scalar subqueries the feed query reads itself.
 
-    embedding: Any
-    collaborative: Any = None
+    ``embedding`` selects the mean of the user's recent liked items' embeddings;
+    ``collaborative`` the same mean over their collaborative vectors (None when the
+    feed learns none). Each is ``(sql, params)`` and yields no row while the user
+    has no profile, which the SQL turns into a 0 signal: no round trip of its own,
+    and no vector formatted in Python.
+    """
+
+    embedding: tuple[str, tuple[Any, ...]]
+    collaborative: tuple[str, tuple[Any, ...]] | None
+
+    def expression(self, part: str) -> RawSQL:
+        sql, params = getattr(self, part)
+        return RawSQL(sql, params)
 
 
-def profile_vector(
-    feed: Any, spec: FeedSpec, user: Any, using: str | None = None
-) -> Profile | None:
-    """The user's profile in ``feed``, else in its nearest ``parent_feed`` that has one.
+def user_profile(feed: Any, spec: FeedSpec, user: Any) -> Profile | None:
+    """``user``'s profile in ``feed``, else in its nearest ``parent_feed`` that has one.
 
     As upstream: a user new to a child feed starts from the parent's profile, but only
     when both embed with the same model, so the vectors are comparable; collaborative
     vectors are learned per feed, so an inherited profile has none. None for
-    anonymous users and users with no likes anywhere in the chain. One query, on
-    database ``using`` (default: the router's choice).
+    anonymous users. Nothing is read here: the subqueries run inside the feed query.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
-    rows = {
-        feed_id: (embedding, collaborative)
-        for feed_id, embedding, collaborative in UserFeedProfile.objects.using(using)
-        .filter(user_id=user.pk, feed_id__in=chain)
-        .values_list("feed_id", "embedding", "collaborative")
-    }
-    for feed_id in chain:
-        if feed_id in rows:
-            embedding, collaborative = rows[feed_id]
-            own = feed_id == spec.feed_id and spec.collaborative_dimension
-            return Profile(embedding, collaborative if own else None)
-    return None
+    own = [spec.feed_id]
+    collaborative = None
+    if spec.collaborative_dimension:
+        collaborative = (
+            render_sql("feed/profile", column="collaborative"),
+            (user.pk, own, own),
+        )
+    return Profile(
+        (render_sql("feed/profile", column="embedding"), (user.pk, chain, chain)), collaborative
+    )
+
+
+def has_profile(feed: Any, spec: FeedSpec, user: Any) -> bool:
+    """Whether ``user`` has a profile in ``feed`` or an inherited one (one query)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    chain = _profile_chain(feed, spec)
+    return UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).exists()
 
 
 def _profile_chain(feed: Any, spec: FeedSpec) -> list[str]:
@@ -106,11 +123,11 @@ def rank_feed(
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
 
-    # The profile comes from the database the caller's queryset reads.
-    profile = profile_vector(feed, spec, user, using=items.db)
+    profile = user_profile(feed, spec, user)
     now = now or timezone.now()
     _, freshest_first = _freshness(feed, now)
-    rank, pools = _rank_query(feed, profile, now), _pools()
+    rank = _rank_query(feed, profile, now)
+    pools = _pools(feed, rank, limit)
     ids_sql, params = candidate_ids_sql(
         spec, items, rank=rank, freshness_order=freshest_first, pools=pools
     )
@@ -124,27 +141,22 @@ def rank_feed(
     ranked: QuerySet[Any] = scored(candidates, feed, spec, profile, now).order_by("-score", "pk")[
         :fetched
     ]
-    ranked.__class__ = feed_queryset_class(type(ranked))
     if diversity is not None:
+        ranked.__class__ = feed_queryset_class(type(ranked))
         ranked.dnf_diversity = (float(diversity), limit, EMBEDDING_FIELD)  # type: ignore[attr-defined]
-    if searches_index(rank, pools):
-        ranked.dnf_search = (  # type: ignore[attr-defined]
-            feed_setting("HNSW_ITERATIVE_SCAN"),
-            feed_setting("HNSW_EF_SEARCH"),
-        )
     return ranked
 
 
 def scored(
-    items: QuerySet[Any], feed: Any, spec: FeedSpec, profile: Any, now: datetime
+    items: QuerySet[Any], feed: Any, spec: FeedSpec, profile: Profile | None, now: datetime
 ) -> QuerySet[Any]:
     """``items`` annotated with each of :data:`SIGNALS` and ``score``."""
     similarity: Any = Value(0.0, output_field=FloatField())
     if profile is not None:
-        similarity = Coalesce(
-            1.0 - CosineDistance(spec.embedding_column, profile.embedding),
-            Value(0.0),
-            output_field=FloatField(),
+        similarity = SqlTemplate(
+            "feed/similarity",
+            embedding=spec.embedding_column,
+            profile=profile.expression("embedding"),
         )
     freshness, _ = _freshness(feed, now)
     weighted = [feed.get_setting(f"weight_{name}") * F(name) for name in SIGNALS]
@@ -162,42 +174,60 @@ def _collaborative(spec: FeedSpec, profile: Profile | None) -> Any:
     """Inner product of the item's collaborative vector with the user's (0 without)."""
     if profile is None or profile.collaborative is None:
         return Value(0.0, output_field=FloatField())
-    factor = ItemFactor.objects.filter(
-        feed_id=spec.feed_id, item_key=Cast(OuterRef("pk"), TextField())
-    ).annotate(product=-MaxInnerProduct("factor", profile.collaborative))
-    return Coalesce(Subquery(factor.values("product")[:1]), Value(0.0), output_field=FloatField())
+    return SqlTemplate(
+        "feed/collaborative", [spec.feed_id], key="pk", profile=profile.expression("collaborative")
+    )
 
 
 def _rank_query(feed: Any, profile: Profile | None, now: datetime) -> RankQuery:
-    """Stage one's search; custom signals weigh 0 there, as do similarity without a
-    profile (the search then ranks by freshness and popularity together) and the
-    collaborative signal without collaborative vectors."""
-    built_in_freshness = (
+    """Stage one's searches; custom signals weigh 0 there, as do similarity for
+    anonymous users (the search then ranks by freshness and popularity together) and
+    the collaborative signal without collaborative vectors."""
+    weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
+    text = profile.embedding if profile is not None and weights["similarity"] else None
+    collaborative = profile.collaborative if profile is not None else None
+    return RankQuery(
+        profile=text,
+        collaborative_profile=collaborative if weights["collaborative"] else None,
+        similarity=weights["similarity"] if text is not None else 0.0,
+        collaborative=weights["collaborative"] if collaborative is not None else 0.0,
+        freshness=weights["freshness"] if _built_in_freshness(feed) else 0.0,
+        popularity=weights["popularity"] if _built_in_popularity(feed) else 0.0,
+        now=now,
+        iterative_scan=feed_setting("HNSW_ITERATIVE_SCAN"),
+        ef_search=feed_setting("HNSW_EF_SEARCH"),
+        ef_search_collaborative=feed_setting("HNSW_EF_SEARCH_COLLABORATIVE"),
+    )
+
+
+def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
+    """Pool sizes from the settings. The rank vectors carry built-in freshness and
+    popularity, so while they are searched those signals' own pools only guard
+    against filters starving the search, and contribute at most ``limit`` each."""
+    searched = feed_setting("CANDIDATES_SIMILARITY") > 0 and rank.searches
+    freshness = feed_setting("CANDIDATES_FRESHNESS")
+    popularity = feed_setting("CANDIDATES_POPULARITY")
+    if searched and _built_in_freshness(feed):
+        freshness = min(freshness, limit)
+    if searched and _built_in_popularity(feed):
+        popularity = min(popularity, limit)
+    return CandidatePools(
+        similarity=feed_setting("CANDIDATES_SIMILARITY"),
+        freshness=freshness,
+        popularity=popularity,
+        collaborative=feed_setting("CANDIDATES_COLLABORATIVE"),
+    )
+
+
+def _built_in_freshness(feed: Any) -> bool:
+    return (
         feed.get_setting("freshness_expression") is None
         and feed.get_setting("freshness_field") is not None
     )
-    built_in_popularity = feed.get_setting("popularity_expression") is None
-    collaborative = profile.collaborative if profile is not None else None
-    return RankQuery(
-        profile=profile.embedding if profile is not None else None,
-        collaborative_profile=collaborative,
-        similarity=float(feed.get_setting("weight_similarity")) if profile is not None else 0.0,
-        collaborative=(
-            float(feed.get_setting("weight_collaborative")) if collaborative is not None else 0.0
-        ),
-        freshness=float(feed.get_setting("weight_freshness")) if built_in_freshness else 0.0,
-        popularity=float(feed.get_setting("weight_popularity")) if built_in_popularity else 0.0,
-        now=now,
-    )
 
 
-def _pools() -> CandidatePools:
-    return CandidatePools(
-        similarity=feed_setting("CANDIDATES_SIMILARITY"),
-        freshness=feed_setting("CANDIDATES_FRESHNESS"),
-        popularity=feed_setting("CANDIDATES_POPULARITY"),
-        collaborative=feed_setting("CANDIDATES_COLLABORATIVE"),
-    )
+def _built_in_popularity(feed: Any) -> bool:
+    return feed.get_setting("popularity_expression") is None
 
 
 def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
@@ -221,9 +251,4 @@ def _popularity(feed: Any, spec: Any) -> Any:
     custom = feed.get_setting("popularity_expression")
     if custom is not None:
         return custom
-    stats = FeedItemStat.objects.filter(feed_id=spec.feed_id)
-    count = stats.filter(item_key=Cast(OuterRef("pk"), TextField())).values("interactions")[:1]
-    # ORDER BY ... LIMIT 1 reads one entry of the (feed_id, -interactions) index, where
-    # max() with a GROUP BY would scan every count of the feed on every request.
-    maximum = stats.order_by("-interactions").values("interactions")[:1]
-    return LogScaled(Coalesce(Subquery(count), Value(0)), Subquery(maximum))
+    return SqlTemplate("feed/popularity", [spec.feed_id, spec.feed_id], key="pk")

@@ -1,43 +1,35 @@
-"""QuerySets that run the feed query with pgvector's search settings applied.
+"""QuerySets that re-rank a feed's top for variety once it is evaluated.
 
-The settings are ``SET LOCAL`` (transaction-scoped), so they must be issued in the
-transaction that runs the query: the QuerySet applies them when it is evaluated,
-and stays lazy and chainable until then.
+The QuerySet stays lazy and chainable until then, and keeps the caller's class, so
+its custom methods keep working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from dnf_core.diversity import mmr_order
-from dnf_core.sqlfiles import load_sql
 
 
 class FeedQuerySetMixin:
     """Mixed into the caller's QuerySet class, so its custom methods keep working."""
 
-    # (hnsw.iterative_scan, hnsw.ef_search), or None when no vector search runs.
-    dnf_search: tuple[str, int] | None = None
     # (trade-off, items to keep, embedding attribute) when the feed re-ranks its top
     # for variety; the query then fetches more than it keeps.
     dnf_diversity: tuple[float, int, str] | None = None
 
     def _clone(self) -> Any:
         clone = super()._clone()  # type: ignore[misc]
-        clone.dnf_search = self.dnf_search
         clone.dnf_diversity = self.dnf_diversity
         return clone
 
     def _fetch_all(self) -> None:
         if getattr(self, "_result_cache", None) is None:
-            with self._search_settings():
-                super()._fetch_all()  # type: ignore[misc]
+            super()._fetch_all()  # type: ignore[misc]
             if self.dnf_diversity is not None:
                 rows: list[Any] = self._result_cache  # type: ignore[has-type]
                 self._result_cache = self._diversified(rows)
@@ -48,8 +40,7 @@ class FeedQuerySetMixin:
             self._fetch_all()
             yield from self._result_cache
             return
-        with self._search_settings():
-            yield from super().iterator(chunk_size=chunk_size)  # type: ignore[misc]
+        yield from super().iterator(chunk_size=chunk_size)  # type: ignore[misc]
 
     def _diversified(self, rows: list[Any]) -> list[Any]:
         assert self.dnf_diversity is not None
@@ -60,18 +51,6 @@ class FeedQuerySetMixin:
             [row.score for row in rows], [getattr(row, attribute) for row in rows], trade_off, keep
         )
         return [rows[i] for i in order]
-
-    @contextmanager
-    def _search_settings(self) -> Iterator[None]:
-        if self.dnf_search is None:
-            yield
-            return
-        db: str = self.db  # type: ignore[attr-defined]
-        scan, ef_search = self.dnf_search
-        with transaction.atomic(using=db):
-            with connections[db].cursor() as cursor:
-                cursor.execute(load_sql("feed/search_settings"), [scan, str(ef_search)])
-            yield
 
 
 @cache

@@ -18,7 +18,7 @@ from django.utils import timezone
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
-from dnf_django.models import FeedItemStat, UserFeedProfile
+from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
 from workers.actors.rank import write_ranks
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("upstream_weights")]
@@ -100,16 +100,16 @@ def test_filters_and_exclusions_are_honoured(catalog: dict[str, Movie]) -> None:
     assert list(feed) == [catalog["space"]]
 
 
-def test_feed_is_lazy_and_costs_three_queries(catalog: dict[str, Movie]) -> None:
+def test_feed_is_lazy_and_costs_one_query(catalog: dict[str, Movie]) -> None:
     user = with_profile("love")
     with CaptureQueriesContext(connection) as captured:
         feed = MovieFeed.get_feed(user)
-        assert len(captured) == 1  # the profile lookup
+        assert len(captured) == 0
         assert len(list(feed)) == 4
         list(feed)  # evaluated once, then cached
-    # Savepoints appear only because the test itself runs in a transaction.
-    queries = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
-    assert len(queries) == 3 and "hnsw.iterative_scan" in queries[1]
+    # The one query reads the profile and sets the search settings itself.
+    (query,) = (q["sql"] for q in captured)
+    assert "dnf_user_profile" in query and "hnsw.ef_search" in query
 
 
 def test_bad_limit_is_refused(catalog: dict[str, Movie]) -> None:
@@ -246,3 +246,57 @@ def test_diversity_trades_near_duplicates_for_variety(db: None, settings: Any) -
     ]
     settings.DJANGO_NEURAL_FEED = {**settings.DJANGO_NEURAL_FEED, "DIVERSITY": 1.0}
     assert [m.pk for m in MovieFeed.get_feed(user, limit=4, now=now)] == [m.pk for m in plain]
+
+
+@pytest.mark.parametrize("pool", ["rank", "collaborative"])
+def test_search_settings_reach_each_index_scan(db: None, settings: Any, pool: str) -> None:
+    # Only 15 of 300 items pass the filter. Without iterative scan an HNSW scan yields
+    # at most ef_search rows (dead ones from earlier tests among them), with it the
+    # scan goes on until the pool is full: how many of the 15 come back shows which
+    # settings the scan ran with. The statement itself sets them, one scan at a time.
+    rng = np.random.default_rng(3)
+    now = timezone.now()
+    movies = [
+        Movie(title=f"movie {i}", genres="Rare" if i % 20 == 0 else "Drama", published_at=now)
+        for i in range(300)
+    ]
+    for movie in movies:
+        movie.embedding = rng.normal(size=384)
+    Movie.objects.bulk_create(movies)
+    write_movie_ranks(movies)
+    dimension = MovieFeed.get_spec().collaborative_dimension
+    ItemFactor.objects.bulk_create(
+        ItemFactor(feed_id="movies", item_key=str(m.pk), factor=rng.normal(size=dimension))
+        for m in movies
+    )
+    user = with_profile("movie")
+    UserFeedProfile.objects.filter(user=user).update(collaborative=rng.normal(size=dimension))
+    weights = (
+        {}
+        if pool == "rank"
+        else {
+            "WEIGHT_SIMILARITY": 0.0,
+            "WEIGHT_FRESHNESS": 0.0,
+            "WEIGHT_POPULARITY": 0.0,
+            "WEIGHT_COLLABORATIVE": 1.0,
+        }
+    )
+    ef_key = "HNSW_EF_SEARCH" if pool == "rank" else "HNSW_EF_SEARCH_COLLABORATIVE"
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL enable_sort = off")
+
+    def found(scan: str, ef_search: int) -> int:
+        settings.DJANGO_NEURAL_FEED = {
+            **settings.DJANGO_NEURAL_FEED,
+            **weights,
+            "CANDIDATES_FRESHNESS": 0,
+            "CANDIDATES_POPULARITY": 0,
+            "HNSW_ITERATIVE_SCAN": scan,
+            ef_key: ef_search,
+        }
+        rare = Movie.objects.filter(genres="Rare")
+        return len(list(MovieFeed.get_feed(user, queryset=rare, limit=20, now=now)))
+
+    assert found("off", 10) <= 3
+    assert found("relaxed_order", 10) == 15
