@@ -27,15 +27,19 @@ class CandidatePools:
     """How many candidates each source contributes before re-ranking.
 
     ``similarity`` is the rank-vector search, which ranks by text, freshness and
-    popularity at once; ``collaborative`` searches the collaborative vectors; the
-    freshest and most popular pools are kept for custom expressions, which rank
-    vectors cannot carry.
+    popularity at once; ``collaborative`` searches the collaborative vectors. The
+    freshest and most popular pools are what custom expressions, which rank vectors
+    cannot carry, rely on, and what users without a profile rank best from: a search
+    led by two coordinates of the rank vectors follows the HNSW graph poorly. For a
+    user with a profile they shrink to ``*_with_profile``.
     """
 
     similarity: int = 100
     freshness: int = 100
     popularity: int = 100
     collaborative: int = 100
+    freshness_with_profile: int = 100
+    popularity_with_profile: int = 100
 
 
 def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -88,17 +92,30 @@ def candidate_ids_sql(
     if _factor_pool(rank, pools):
         parts.append(_factor_candidates(spec, keys, rank, pools.collaborative))
     if freshness_order is not None and pools.freshness:
-        parts.append(compiled(items.order_by(freshness_order).values("pk")[: pools.freshness]))
+        freshest_sql, freshest_params = compiled(items.order_by(freshness_order).values("pk"))
+        size_sql, size_params = _pool_size(rank, pools.freshness, pools.freshness_with_profile)
+        freshest = render_sql("feed/freshest_candidates", items=freshest_sql, size=size_sql)
+        parts.append((freshest, (*freshest_params, *size_params)))
     if pools.popularity:
+        size_sql, size_params = _pool_size(rank, pools.popularity, pools.popularity_with_profile)
         popular = render_sql(
-            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type
+            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type, size=size_sql
         )
-        parts.append((popular, (*keys[1], spec.feed_id, pools.popularity)))
+        parts.append((popular, (*keys[1], spec.feed_id, *size_params)))
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
         return compiled(items.values("pk")[: pools.freshness or 100])
     sql = " UNION ".join(f"({part})" for part, _ in parts)
     return sql, tuple(param for _, params in parts for param in params)
+
+
+def _pool_size(rank: RankQuery, size: int, with_profile: int) -> tuple[str, tuple[Any, ...]]:
+    """A pool's LIMIT: ``with_profile`` when the user turns out to have a profile."""
+    if rank.profile is None or size == with_profile:
+        return "%s", (size,)
+    profile_sql, profile_params = rank.profile
+    sql = render_sql("feed/pool_size", profile=profile_sql)
+    return sql, (*profile_params, size, with_profile)
 
 
 def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:

@@ -201,21 +201,21 @@ def _rank_query(feed: Any, profile: Profile | None, now: datetime) -> RankQuery:
 
 
 def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
-    """Pool sizes from the settings. The rank vectors carry built-in freshness and
-    popularity, so while they are searched those signals' own pools only guard
+    """Pool sizes from the settings. For a user with a profile the rank vectors carry
+    built-in freshness and popularity, so those signals' own pools then only guard
     against filters starving the search, and contribute at most ``limit`` each."""
-    searched = feed_setting("CANDIDATES_SIMILARITY") > 0 and rank.searches
+    searched = feed_setting("CANDIDATES_SIMILARITY") > 0 and rank.profile is not None
     freshness = feed_setting("CANDIDATES_FRESHNESS")
     popularity = feed_setting("CANDIDATES_POPULARITY")
-    if searched and _built_in_freshness(feed):
-        freshness = min(freshness, limit)
-    if searched and _built_in_popularity(feed):
-        popularity = min(popularity, limit)
+    guarded_freshness = searched and _built_in_freshness(feed)
+    guarded_popularity = searched and _built_in_popularity(feed)
     return CandidatePools(
         similarity=feed_setting("CANDIDATES_SIMILARITY"),
         freshness=freshness,
         popularity=popularity,
         collaborative=feed_setting("CANDIDATES_COLLABORATIVE"),
+        freshness_with_profile=min(freshness, limit) if guarded_freshness else freshness,
+        popularity_with_profile=min(popularity, limit) if guarded_popularity else popularity,
     )
 
 

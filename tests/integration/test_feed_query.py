@@ -300,3 +300,44 @@ def test_search_settings_reach_each_index_scan(db: None, settings: Any, pool: st
 
     assert found("off", 10) <= 3
     assert found("relaxed_order", 10) == 15
+
+
+def test_users_without_a_profile_keep_the_full_freshest_pool(db: None, settings: Any) -> None:
+    # For a user with a profile the rank search carries freshness, and the freshest
+    # pool shrinks to limit; for one without, a search led by two coordinates follows
+    # the graph poorly, and the freshest pool keeps its size. The statement decides.
+    from dnf_django.candidates import candidate_ids_sql
+    from dnf_django.query import _freshness, _pools, _rank_query, user_profile
+
+    settings.DJANGO_NEURAL_FEED = {
+        **settings.DJANGO_NEURAL_FEED,
+        "CANDIDATES_SIMILARITY": 1,
+        "CANDIDATES_FRESHNESS": 50,
+        "CANDIDATES_POPULARITY": 0,
+        "CANDIDATES_COLLABORATIVE": 0,
+    }
+    now = timezone.now()
+    movies = [Movie(title=f"m{i}", published_at=now - timedelta(hours=i)) for i in range(60)]
+    for movie in movies:
+        movie.embedding = vector(movie.title)
+    Movie.objects.bulk_create(movies)
+    write_movie_ranks(movies)
+    spec = MovieFeed.get_spec()
+
+    def candidates(user: Any) -> int:
+        profile = user_profile(MovieFeed, spec, user)
+        rank = _rank_query(MovieFeed, profile, now)
+        sql, params = candidate_ids_sql(
+            spec,
+            Movie.objects.all(),
+            rank=rank,
+            freshness_order=_freshness(MovieFeed, now)[1],
+            pools=_pools(MovieFeed, rank, limit=5),
+        )
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM ({sql}) AS pool", params)
+            return int(cur.fetchone()[0])
+
+    assert candidates(with_profile("m1")) <= 6
+    assert candidates(User.objects.create(username="no-likes-yet")) >= 50
+    assert candidates(AnonymousUser()) >= 50
