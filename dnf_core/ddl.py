@@ -29,16 +29,23 @@ class DdlVersions:
     index: int = 1
     # 0: installed before feeds had rank vectors.
     rank: int = 0
+    # The collaborative vectors' index, which came with rank vectors as version 1.
+    factor: int = 1
 
     def to_dict(self) -> dict[str, int]:
-        return {"triggers": self.triggers, "index": self.index, "rank": self.rank}
+        return {
+            "triggers": self.triggers,
+            "index": self.index,
+            "rank": self.rank,
+            "factor": self.factor,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=2, index=3, rank=1)
+CURRENT = DdlVersions(triggers=2, index=3, rank=1, factor=2)
 
 # Rank vectors: the embedding, then freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
@@ -153,32 +160,37 @@ def rank_index_name(spec: FeedSpec) -> str:
     return f"dnf_rank_{spec.feed_id}"
 
 
-def _rank_parts(spec: FeedSpec) -> tuple[Any, ...]:
-    # What the rank rows and their index depend on: a change rebuilds them.
-    return (
-        rank_dimension(spec),
-        spec.collaborative_dimension,
-        spec.freshness_column,
-        spec.freshness_half_life_hours,
-    )
-
-
 def factor_index_name(spec: FeedSpec) -> str:
     """Name of the partial HNSW index over ``spec``'s rows of ``dnf_item_factor``."""
     return f"dnf_factor_{spec.feed_id}"
 
 
-def _feed_indexes(spec: FeedSpec, versions: DdlVersions) -> list[tuple[str, int, str, int]]:
-    """(template, template version, index name, dimension) of each per-feed index."""
+def _feed_indexes(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[int, str, int]]:
+    """Template, then (template version, index name, dimension), of each per-feed index."""
     if versions.rank == 0:
-        return []
-    indexes = [("rank", versions.rank, rank_index_name(spec), rank_dimension(spec))]
+        return {}
+    indexes = {"rank": (versions.rank, rank_index_name(spec), rank_dimension(spec))}
     if spec.collaborative_dimension:
-        indexes.append(("factor", 1, factor_index_name(spec), spec.collaborative_dimension))
+        indexes["factor"] = (versions.factor, factor_index_name(spec), spec.collaborative_dimension)
     return indexes
 
 
-def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+def _index_parts(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[Any, ...]]:
+    """What each per-feed index and its rows depend on: a change rebuilds them."""
+    indexes = _feed_indexes(spec, versions)
+    parts: dict[str, tuple[Any, ...]] = {}
+    if "rank" in indexes:
+        parts["rank"] = (
+            *indexes["rank"],
+            spec.freshness_column,
+            spec.freshness_half_life_hours,
+        )
+    if "factor" in indexes:
+        parts["factor"] = indexes["factor"]
+    return parts
+
+
+def _create_rank(spec: FeedSpec, versions: DdlVersions, only: set[str] | None = None) -> list[str]:
     return [
         render_sql(
             f"indexes/{template}_v{version}",
@@ -186,19 +198,26 @@ def _create_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
             dimension=str(dimension),
             feed_literal=quote_literal(spec.feed_id),
         )
-        for template, version, name, dimension in _feed_indexes(spec, versions)
+        for template, (version, name, dimension) in _feed_indexes(spec, versions).items()
+        if only is None or template in only
     ]
 
 
-def _drop_rank(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+def _drop_rank(spec: FeedSpec, versions: DdlVersions, only: set[str] | None = None) -> list[str]:
     return [
         render_sql(
             f"indexes/{template}_drop_v{version}",
             index=quote_identifier(name),
             feed_literal=quote_literal(spec.feed_id),
         )
-        for template, version, name, _ in _feed_indexes(spec, versions)
+        for template, (version, name, _) in _feed_indexes(spec, versions).items()
+        if only is None or template in only
     ]
+
+
+def _reindexes_factor_only(old: tuple[Any, ...] | None, new: tuple[Any, ...] | None) -> bool:
+    """Whether only the collaborative index's template changed (same name, same dimension)."""
+    return old is not None and new is not None and old[0] != new[0] and old[1:] == new[1:]
 
 
 def _register(spec: FeedSpec) -> str:
@@ -253,7 +272,16 @@ def change_sql(
             *_drop_index(old, old_versions, retire=retire),
             *_create_index(new, new_versions),
         ]
-    if (old_versions.rank, _rank_parts(old)) != (new_versions.rank, _rank_parts(new)):
-        parts += [*_drop_rank(old, old_versions), *_create_rank(new, new_versions)]
+    old_parts, new_parts = _index_parts(old, old_versions), _index_parts(new, new_versions)
+    changed = {
+        t for t in old_parts.keys() | new_parts.keys() if old_parts.get(t) != new_parts.get(t)
+    }
+    rebuilt = set(changed)
+    if _reindexes_factor_only(old_parts.get("factor"), new_parts.get("factor")):
+        # A better-built index over the same vectors: the new template replaces the
+        # index in place and the vectors stay (dropping them would leave the feed
+        # without them until the next like).
+        rebuilt.discard("factor")
+    parts += [*_drop_rank(old, old_versions, rebuilt), *_create_rank(new, new_versions, changed)]
     parts.append(_register(new))
     return "\n".join(parts)

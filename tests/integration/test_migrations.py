@@ -30,7 +30,7 @@ def test_a_changed_spec_gets_a_migration_that_swaps_the_sql(
     (migration,) = pending_migrations([MovieFeed])
     new = migration.spec
     assert new.text_columns == ("title",) and new.fingerprint != old.fingerprint
-    assert migration.name == "0007_dnf_movies"
+    assert migration.name == "0008_dnf_movies"
     namespace: dict[str, object] = {}
     exec(compile(migration.source, migration.name, "exec"), namespace)  # it is valid Python
     (operation,) = namespace["Migration"].operations  # type: ignore[attr-defined]
@@ -123,11 +123,17 @@ def test_feeds_installed_with_older_templates_get_an_upgrade_migration() -> None
     # Rank vectors came later, as one more upgrade that adds them and retires the
     # embedding column's index (and puts it back on the way down).
     ranks = loader.disk_migrations[("catalog", "0006_dnf_movies")]
-    assert DdlVersions.from_dict(ranks.dnf_feed["ddl"]) == CURRENT
+    assert DdlVersions.from_dict(ranks.dnf_feed["ddl"]) == DdlVersions(2, 3, rank=1, factor=1)
     forward, backward = ranks.operations[0].sql, ranks.operations[0].reverse_sql
     assert "dnf_rank_movies" in forward
     assert 'DROP INDEX IF EXISTS "dnf_hnsw_catalog_movie_embedding"' in forward
     assert 'CREATE INDEX IF NOT EXISTS "dnf_hnsw_catalog_movie_embedding"' in backward
+    # Then a better-built collaborative index, replaced in place: the vectors stay.
+    factors = loader.disk_migrations[("catalog", "0007_dnf_movies")]
+    assert DdlVersions.from_dict(factors.dnf_feed["ddl"]) == CURRENT
+    forward = factors.operations[0].sql
+    assert "ef_construction = 256" in forward and "DELETE FROM dnf_item_factor" not in forward
+    assert "dnf_rank_movies" not in forward
     spec, versions = installed_spec(loader, "catalog", "movies")
     assert versions == CURRENT and spec.fingerprint == MovieFeed.get_spec().fingerprint
     assert "dnf_movies_content_v2" in install_sql(spec)

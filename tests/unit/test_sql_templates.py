@@ -48,8 +48,9 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
     assert "INSERT INTO dnf_feed" in sql
     # The collaborative vectors' own index, only for feeds that learn them.
     learning = install_sql(dataclasses.replace(spec, collaborative_dimension=64))
-    assert 'CREATE INDEX IF NOT EXISTS "dnf_factor_articles" ON dnf_item_factor' in learning
+    assert 'CREATE INDEX "dnf_factor_articles" ON dnf_item_factor' in learning
     assert "USING hnsw ((factor::halfvec(64)) halfvec_ip_ops)" in learning
+    assert "ef_construction = 256" in learning
     assert "halfvec(387)" in learning  # the rank vectors do not carry it
     assert "dnf_item_factor" not in install_sql(
         dataclasses.replace(spec, collaborative_dimension=0)
@@ -89,6 +90,21 @@ def test_change_rebuilds_rank_vectors_when_what_they_hold_changes(spec: FeedSpec
         # The workers rebuild them: the next start walks the items again.
         assert "DELETE FROM dnf_backfill WHERE feed_id = 'articles' AND phase = 'items'" in sql
     assert "halfvec(771)" in change_sql(spec, CURRENT, dataclasses.replace(spec, dimension=768))
+
+
+def test_a_new_collaborative_index_template_keeps_the_vectors(spec: FeedSpec) -> None:
+    learning = dataclasses.replace(spec, collaborative_dimension=64)
+    upgrade = change_sql(learning, dataclasses.replace(CURRENT, factor=1), learning)
+    assert 'DROP INDEX IF EXISTS "dnf_factor_articles";' in upgrade
+    assert "ef_construction = 256" in upgrade
+    assert "DELETE FROM dnf_item_factor" not in upgrade
+    assert "dnf_rank_articles" not in upgrade  # the rank index is left alone
+    # A new dimension makes the vectors useless: they go, to be learned again.
+    wider = change_sql(
+        learning, CURRENT, dataclasses.replace(learning, collaborative_dimension=128)
+    )
+    assert "DELETE FROM dnf_item_factor WHERE feed_id = 'articles'" in wider
+    assert "halfvec(128)" in wider and "dnf_rank_articles" not in wider
 
 
 def test_upgrading_to_rank_vectors_retires_the_embedding_index(spec: FeedSpec) -> None:
