@@ -10,6 +10,7 @@ request never scans the table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,15 +94,27 @@ def candidate_ids_sql(
         parts.append(_factor_candidates(spec, keys, rank, pools.collaborative))
     if freshness_order is not None and pools.freshness:
         freshest_sql, freshest_params = compiled(items.order_by(freshness_order).values("pk"))
-        size_sql, size_params = _pool_size(rank, pools.freshness, pools.freshness_with_profile)
-        freshest = render_sql("feed/freshest_candidates", items=freshest_sql, size=size_sql)
-        parts.append((freshest, (*freshest_params, *size_params)))
-    if pools.popularity:
-        size_sql, size_params = _pool_size(rank, pools.popularity, pools.popularity_with_profile)
-        popular = render_sql(
-            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type, size=size_sql
+        freshest = render_sql("feed/freshest_candidates", items=freshest_sql)
+        parts.append(
+            _sized_pool(
+                rank,
+                lambda size: (freshest, (*freshest_params, size)),
+                pools.freshness,
+                pools.freshness_with_profile,
+            )
         )
-        parts.append((popular, (*keys[1], spec.feed_id, *size_params)))
+    if pools.popularity:
+        popular = render_sql(
+            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type
+        )
+        parts.append(
+            _sized_pool(
+                rank,
+                lambda size: (popular, (*keys[1], spec.feed_id, size)),
+                pools.popularity,
+                pools.popularity_with_profile,
+            )
+        )
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
         return compiled(items.values("pk")[: pools.freshness or 100])
@@ -109,13 +122,23 @@ def candidate_ids_sql(
     return sql, tuple(param for _, params in parts for param in params)
 
 
-def _pool_size(rank: RankQuery, size: int, with_profile: int) -> tuple[str, tuple[Any, ...]]:
-    """A pool's LIMIT: ``with_profile`` when the user turns out to have a profile."""
+def _sized_pool(
+    rank: RankQuery,
+    pool: Callable[[int], tuple[str, tuple[Any, ...]]],
+    size: int,
+    with_profile: int,
+) -> tuple[str, tuple[Any, ...]]:
+    """``pool`` of ``size`` items, or of ``with_profile`` when the user has a profile.
+
+    Two copies, each gated by whether the profile exists, so each keeps a constant
+    LIMIT the planner can see (with a computed one it sorts the whole table).
+    """
     if rank.profile is None or size == with_profile:
-        return "%s", (size,)
-    profile_sql, profile_params = rank.profile
-    sql = render_sql("feed/pool_size", profile=profile_sql)
-    return sql, (*profile_params, size, with_profile)
+        return pool(size)
+    (full, full_params), (guard, guard_params) = pool(size), pool(with_profile)
+    profile, profile_params = rank.profile
+    sql = render_sql("feed/sized_pool", full=full, guard=guard, profile=profile)
+    return sql, (*full_params, *profile_params, *guard_params, *profile_params)
 
 
 def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:
@@ -132,10 +155,11 @@ def _rank_candidates(
     spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
     # Scores are compared, never returned, so the query vector may be scaled: with a
-    # profile it is divided by w_s, which keeps the profile as stored; without one
-    # the text part is zeros and adds nothing.
+    # profile it is divided by |w_s|, which keeps the profile as stored but for w_s's
+    # sign; without one the text part is zeros and adds nothing.
     profile, profile_params = rank.profile if rank.profile is not None else ("NULL", ())
-    scale = 1.0 / rank.similarity if rank.profile is not None else 1.0
+    scale = 1.0 / abs(rank.similarity) if rank.profile is not None else 1.0
+    sign = -1.0 if rank.similarity < 0 else 1.0
     sql = _index_pool_sql(
         "feed/rank_candidates",
         spec,
@@ -149,6 +173,7 @@ def _rank_candidates(
         rank.freshness,
         rank.now,
         rank.popularity,
+        sign,
         scale,
         *profile_params,
         rank.iterative_scan,
