@@ -2,8 +2,8 @@
 -- The score is linear, so it is one inner product between an item's rank vector
 -- (dnf_django.models.ItemRank) and the query vector built here from the profile,
 -- the clock and the largest count: [w_s·profile, w_f/a·2^((t0 - now)/h),
--- w_p/a·log_scale/ln(1 + max), 0], divided by w_s when there is a profile (only the
--- order matters). The feed's partial HNSW index serves the ORDER BY; its iterative
+-- w_p/a·log_scale/ln(1 + max), 0], divided by |w_s| when there is a profile (only
+-- the order matters; the profile keeps w_s's sign). The feed's partial HNSW index serves the ORDER BY; its iterative
 -- scan keeps going while filters reject rows.
 SELECT c.pk
 FROM dnf_item_rank r
@@ -21,8 +21,10 @@ ORDER BY (r.rank::halfvec({dimension})) <#> (
             0.0
         ]::real[])::halfvec({dimension})
     FROM (
-        SELECT p.profile, CASE WHEN p.profile IS NULL THEN 1.0 ELSE %s END AS scale
-        FROM (SELECT ({profile}) AS profile) p
+        SELECT p.profile * array_fill(%s::real, ARRAY[{profile_dimension}])::vector AS profile,
+            CASE WHEN p.profile IS NULL THEN 1.0 ELSE %s END AS scale
+        -- OFFSET 0 keeps this one subquery from being copied into each use of it.
+        FROM (SELECT ({profile})::vector AS profile OFFSET 0) p
     ) q, dnf_rank_state s
     WHERE s.feed_id = {feed_literal}
         -- pgvector reads its settings when the scan starts, which is right after this

@@ -341,3 +341,37 @@ def test_users_without_a_profile_keep_the_full_freshest_pool(db: None, settings:
     assert candidates(with_profile("m1")) <= 6
     assert candidates(User.objects.create(username="no-likes-yet")) >= 50
     assert candidates(AnonymousUser()) >= 50
+
+
+def test_a_negative_similarity_weight_searches_for_the_least_similar(
+    db: None, settings: Any
+) -> None:
+    # The search scales its query vector by 1/|w_s|; the sign must survive, or a
+    # negative weight would search for the most similar items and stage two, which
+    # scores only what stage one found, could not put it right.
+    rng = np.random.default_rng(5)
+    now = timezone.now()
+    movies = [Movie(title=f"m{i}", published_at=now) for i in range(200)]
+    for movie in movies:
+        movie.embedding = rng.normal(size=384)
+    Movie.objects.bulk_create(movies)
+    write_movie_ranks(movies)
+    user = with_profile("anything")
+    profile = np.asarray(UserFeedProfile.objects.get(user=user).embedding, dtype=np.float64)
+    settings.DJANGO_NEURAL_FEED = {
+        **settings.DJANGO_NEURAL_FEED,
+        "WEIGHT_SIMILARITY": -1.0,
+        "WEIGHT_FRESHNESS": 0.0,
+        "WEIGHT_POPULARITY": 0.0,
+        "CANDIDATES_SIMILARITY": 10,
+        "CANDIDATES_FRESHNESS": 0,
+        "CANDIDATES_POPULARITY": 0,
+    }
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+    cosine = {
+        m.pk: float(np.asarray(m.embedding) @ profile / np.linalg.norm(m.embedding)) for m in movies
+    }
+    least_similar = sorted(cosine, key=cosine.__getitem__)[:5]
+    got = [m.pk for m in MovieFeed.get_feed(user, limit=5, now=now)]
+    assert got == least_similar
