@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES_FRESHNESS": 100,
     "CANDIDATES_POPULARITY": 100,
     "CANDIDATES_COLLABORATIVE": 100,
-    "HNSW_EF_SEARCH": 400,
+    "HNSW_EF_SEARCH": 300,
     "HNSW_EF_SEARCH_COLLABORATIVE": 200,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
     # Items one chain of get_page cursors may show; the cursor carries their keys.
