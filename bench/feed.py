@@ -226,8 +226,8 @@ NOTES = {
     "ours_cold_p50_ms": "the same for users with no likes, hence no profile.",
     "feed_sql_only": (
         "ours.feed_sql_only: the feed query alone, as get_feed compiles it, executed and "
-        "fetched on Django's cursor inside its search settings, for recall_users users: "
-        "the database's share of ours_p50_ms."
+        "fetched on Django's cursor (it reads the profile and sets its search settings "
+        "itself), for recall_users users: the database's share of ours_p50_ms."
     ),
     "worktree_changes": (
         "git status of dnf_django, dnf_core, sql and examples when this ran: uncommitted "
@@ -235,8 +235,8 @@ NOTES = {
     ),
     "ours_queries_per_call": (
         "statements one get_feed sends (CaptureQueriesContext, which also lists the "
-        "BEGIN and COMMIT of a transaction block): profile, BEGIN, search settings, feed "
-        "query, COMMIT; a cold user: profile and feed query. upstream_*: counted alike."
+        "BEGIN and COMMIT of a transaction block): the feed query alone, for every user. "
+        "upstream_*: counted alike."
     ),
     "upstream_p50_ms": (
         "django-neural-feed 1.1.0 in its own virtualenv (bench/upstream/feed.py), "
@@ -245,7 +245,9 @@ NOTES = {
         "off (its default): one query over the whole table with the Count join. Same "
         "users as ours (the first upstream_calls of them), after upstream_warmup_calls "
         "calls. Fewer calls than ours because each takes up to seconds at 1M items. "
-        "Postgres settings are the server's defaults for both sides (JIT on)."
+        "Postgres settings are the same for both sides: the server's defaults (JIT on) "
+        "but shared_buffers, a quarter of the machine's memory up to 4 GB, as the "
+        "project's embedded server starts with."
     ),
     "upstream_hnsw_p50_ms": (
         "the same with HNSW mode on, i.e. DJANGO_NEURAL_FEED['HNSW'] = {'ENABLED': True} "

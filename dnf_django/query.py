@@ -14,12 +14,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from django.db.models import (
-    F,
-    FloatField,
-    QuerySet,
-    Value,
-)
+from django.db.models import F, FloatField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
