@@ -128,17 +128,22 @@ def _sized_pool(
     size: int,
     with_profile: int,
 ) -> tuple[str, tuple[Any, ...]]:
-    """``pool`` of ``size`` items, or of ``with_profile`` when the user has a profile.
-
-    Two copies, each gated by whether the profile exists, so each keeps a constant
-    LIMIT the planner can see (with a computed one it sorts the whole table).
-    """
+    """``pool`` of ``size`` items, or of ``with_profile`` when the user has a profile:
+    one copy per size, each gated by whether the profile exists."""
     if rank.profile is None or size == with_profile:
         return pool(size)
-    (full, full_params), (guard, guard_params) = pool(size), pool(with_profile)
     profile, profile_params = rank.profile
-    sql = render_sql("feed/sized_pool", full=full, guard=guard, profile=profile)
-    return sql, (*full_params, *profile_params, *guard_params, *profile_params)
+    parts = []
+    for template, items in (("pool_without_profile", size), ("pool_with_profile", with_profile)):
+        if items:
+            sql, params = pool(items)
+            parts.append(
+                (
+                    render_sql(f"feed/{template}", pool=sql, profile=profile),
+                    (*params, *profile_params),
+                )
+            )
+    return " UNION ALL ".join(sql for sql, _ in parts), tuple(p for _, ps in parts for p in ps)
 
 
 def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:

@@ -65,16 +65,19 @@ def user_profile(feed: Any, spec: FeedSpec, user: Any) -> Profile | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
-    own = [spec.feed_id]
+    embedding: tuple[str, tuple[Any, ...]]
+    embedding = (render_sql("feed/profile", column="embedding"), (user.pk, spec.feed_id))
+    if len(chain) > 1:
+        # The nearest feed of the chain that has one: a sort, planned on every request,
+        # so only when there is a chain.
+        embedding = (render_sql("feed/profile_chain", column="embedding"), (user.pk, chain, chain))
     collaborative = None
     if spec.collaborative_dimension:
         collaborative = (
             render_sql("feed/profile", column="collaborative"),
-            (user.pk, own, own),
+            (user.pk, spec.feed_id),
         )
-    return Profile(
-        (render_sql("feed/profile", column="embedding"), (user.pk, chain, chain)), collaborative
-    )
+    return Profile(embedding, collaborative)
 
 
 def has_profile(feed: Any, spec: FeedSpec, user: Any) -> bool:
