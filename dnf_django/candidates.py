@@ -133,17 +133,11 @@ def _sized_pool(
     if rank.profile is None or size == with_profile:
         return pool(size)
     profile, profile_params = rank.profile
-    parts = []
-    for template, items in (("pool_without_profile", size), ("pool_with_profile", with_profile)):
-        if items:
-            sql, params = pool(items)
-            parts.append(
-                (
-                    render_sql(f"feed/{template}", pool=sql, profile=profile),
-                    (*params, *profile_params),
-                )
-            )
-    return " UNION ALL ".join(sql for sql, _ in parts), tuple(p for _, ps in parts for p in ps)
+    (full, full_params), (guard, guard_params) = pool(size), pool(with_profile)
+    without = render_sql("feed/pool_without_profile", pool=full, profile=profile)
+    with_ = render_sql("feed/pool_with_profile", pool=guard, profile=profile)
+    params = (*full_params, *profile_params, *guard_params, *profile_params)
+    return f"{without} UNION ALL {with_}", params
 
 
 def _rank_pool(rank: RankQuery, pools: CandidatePools) -> bool:
