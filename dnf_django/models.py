@@ -100,6 +100,10 @@ class Backfill(models.Model):
     started_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Why the walk last stopped short (a database error), until a batch succeeds again:
+    # dnf_status reports it, so rows that predate the feed are never silently skipped.
+    error = models.TextField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "dnf_backfill"
