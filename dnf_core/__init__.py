@@ -2,6 +2,7 @@
 
 from dnf_core.encoders import BaseVectorEncoder, HashingEncoder, SentenceTransformerEncoder
 from dnf_core.errors import (
+    BackfillError,
     ConfigurationError,
     EncoderError,
     EvaluationError,
@@ -9,6 +10,7 @@ from dnf_core.errors import (
     NeuralFeedError,
     ServiceError,
     SqlTemplateError,
+    UnknownFeedAttribute,
 )
 from dnf_core.events import BatchLimits, EventKind, OutboxEvent, Task, TaskKind, plan_tasks
 from dnf_core.grants import grant_sql
@@ -16,6 +18,7 @@ from dnf_core.spec import FeedSpec, Weights
 from dnf_core.sqlfiles import load_sql, render_sql
 
 __all__ = [
+    "BackfillError",
     "BaseVectorEncoder",
     "BatchLimits",
     "ConfigurationError",
@@ -32,6 +35,7 @@ __all__ = [
     "SqlTemplateError",
     "Task",
     "TaskKind",
+    "UnknownFeedAttribute",
     "Weights",
     "grant_sql",
     "load_sql",

@@ -9,6 +9,14 @@ class ConfigurationError(NeuralFeedError):
     """A feed, a setting or a name is invalid; the message says which and why."""
 
 
+class UnknownFeedAttribute(ConfigurationError, AttributeError):
+    """``get_setting`` of a name that no feed of the ``parent_feed`` chain defines.
+
+    Also an :class:`AttributeError`, as upstream's ``get_setting`` raised, so code
+    written for it (``getattr``-style fallbacks, ``except AttributeError``) still works.
+    """
+
+
 class EncoderError(NeuralFeedError):
     """An encoder failed or returned something that is not a usable vector."""
 
@@ -19,6 +27,10 @@ class ServiceError(NeuralFeedError):
 
 class SqlTemplateError(NeuralFeedError):
     """A SQL file is missing or a template was rendered with a missing or invalid value."""
+
+
+class BackfillError(NeuralFeedError):
+    """A backfill walk stopped on a database error; its position is kept for the next run."""
 
 
 class InvalidCursor(NeuralFeedError, ValueError):

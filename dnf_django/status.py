@@ -119,7 +119,8 @@ def pipeline_status(
     """Read the status; ``problems`` lists every lag beyond ``max_lag_s``.
 
     A lag is an outbox event older than ``max_lag_s``, or messages pending while no
-    worker has heartbeated for ``max_lag_s``. An unreachable broker is a problem too
+    worker has heartbeated for ``max_lag_s``; in the full status, a backfill stopped
+    by an error is a problem too. An unreachable broker is a problem too
     (reported, not raised, so the database's numbers are still shown). ``lag_only``
     skips the per-feed counts.
     """
@@ -128,12 +129,16 @@ def pipeline_status(
     outbox = _outbox_head(using)
     feeds = None if lag_only else _feed_statuses(using)
     broker = _broker_status()
+    problems = _problems(outbox, feeds, broker, max_lag_s)
+    if not lag_only:
+        # Not in a probe's status: a stopped backfill is not a lag a restart cures.
+        problems += _backfill_problems(using)
     return PipelineStatus(
         outbox=outbox,
         broker=broker,
         feeds=feeds,
         max_lag_s=max_lag_s,
-        problems=tuple(_problems(outbox, feeds, broker, max_lag_s)),
+        problems=tuple(problems),
     )
 
 
@@ -155,6 +160,18 @@ def _feed_statuses(using: str) -> tuple[FeedStatus, ...]:
                 FeedStatus(feed_id=feed_id, encoder=spec.encoder, model=spec.model_name, **counts)
             )
     return tuple(statuses)
+
+
+def _backfill_problems(using: str) -> list[str]:
+    """Backfills stopped by an error: rows that predate a feed wait for them."""
+    with connections[using].cursor() as cur:
+        cur.execute(load_sql("queries/backfill_errors"))
+        rows = cur.fetchall()
+    return [
+        f"{error}; fix the cause, then run `python manage.py dnf_backfill --feed {feed_id}` "
+        "(or restart a worker)"
+        for feed_id, _phase, error, _last_key in rows
+    ]
 
 
 def _broker_status() -> BrokerStatus:

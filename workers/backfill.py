@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from dnf_core.errors import BackfillError
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
@@ -61,20 +62,42 @@ def backfill(
     ``restart`` walks from the start again, even over finished phases. The items
     phase queues only items whose stored hash does not match their text and model,
     so a second run after a complete one queues no item. ``stop`` ends the walk
-    between batches, its position saved.
+    between batches, its position saved. A database error stops the walk: it is
+    recorded in the phase's row and raised as :class:`BackfillError`.
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
-    row = conn.execute(feed_query("backfill_totals", spec)).fetchone()
-    totals = dict(zip(PHASES, row or (0, 0), strict=True))
-    finals = []
-    for phase in PHASES:
-        state = _load(conn, spec.feed_id, phase, totals[phase], restart)
-        while not state.done and not (stop is not None and stop.is_set()):
-            state = _step(conn, spec, state, batch)
-            report(state)
-        finals.append(state)
+    finals: list[Progress] = []
+    state = Progress(spec.feed_id, PHASES[0], 0, 0, 0, False)
+    try:
+        row = conn.execute(feed_query("backfill_totals", spec)).fetchone()
+        totals = dict(zip(PHASES, row or (0, 0), strict=True))
+        for phase in PHASES:
+            state = _load(conn, spec.feed_id, phase, totals[phase], restart)
+            while not state.done and not (stop is not None and stop.is_set()):
+                state = _step(conn, spec, state, batch)
+                report(state)
+            finals.append(state)
+    except psycopg.Error as exc:
+        raise _failed(conn, state, exc) from exc
     return finals
+
+
+def _failed(conn: psycopg.Connection[Any], state: Progress, exc: psycopg.Error) -> BackfillError:
+    """Record why ``state``'s phase stopped, and the error to raise for it."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = f" after key {state.last_key!r}" if state.last_key is not None else ""
+    error = BackfillError(
+        f"feed {state.feed_id}: the backfill of its {state.phase} stopped{where}: {reason}"
+    )
+    params = {"feed_id": state.feed_id, "phase": state.phase, "error": str(error)}
+    try:
+        conn.execute(load_sql("queries/backfill_fail"), params)
+    except psycopg.Error as record_exc:
+        # The database that refused the batch may refuse this too; the caller still
+        # gets the original error.
+        logger.error("could not record the failed backfill: %s", record_exc)
+    return error
 
 
 def _load(
@@ -143,15 +166,20 @@ def backfill_unfinished(database_url: str, stop: threading.Event) -> None:
     """Backfill every installed feed whose backfill never finished; for worker start-up.
 
     A session advisory lock per feed lets one worker do it while the others skip it.
-    Errors are logged, not raised: the next worker start tries again from where it
-    stopped, and ``manage.py dnf_backfill`` is there to run it by hand.
+    Errors are logged and recorded (``dnf_status`` reports them), not raised: the next
+    worker start tries again from where it stopped, and ``manage.py dnf_backfill`` is
+    there to run it by hand.
     """
     try:
         with connect(database_url, autocommit=True) as conn:
             for spec in FeedRegistry().all(conn):
                 if stop.is_set():
                     return
-                _backfill_locked(conn, spec, stop)
+                try:
+                    _backfill_locked(conn, spec, stop)
+                except BackfillError as exc:
+                    # Recorded for dnf_status; the other feeds still get theirs.
+                    logger.error("%s; it resumes at the next start or dnf_backfill", exc)
     except (psycopg.Error, OSError) as exc:
         logger.error("backfill on start-up stopped: %s; it resumes at the next start", exc)
 

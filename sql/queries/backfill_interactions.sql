@@ -15,6 +15,7 @@ WITH scanned AS (
     HAVING count(*) > 0
     RETURNING cardinality(item_keys) AS queued
 )
-SELECT (SELECT max(key)::text FROM scanned) AS last_key,
+-- The last key in walk order, not max(): Postgres has no max(uuid).
+SELECT (SELECT key::text FROM scanned ORDER BY key DESC LIMIT 1) AS last_key,
        (SELECT count(*) FROM scanned) AS scanned,
        coalesce((SELECT queued FROM queued), 0) AS queued

@@ -1,7 +1,8 @@
 -- One bounded batch of a backfill: the next %(batch)s items after %(after)s in key
 -- order, and an outbox event for those whose stored hash does not match their text
 -- and model. Walking the primary key keeps each statement short and lock-free for
--- writers (plain reads and one INSERT); %(first)s starts the walk.
+-- writers (plain reads and one INSERT); %(first)s starts the walk. %(after)s is sent
+-- untyped, so Postgres reads it as the key's own type (integer, UUID or text order).
 WITH scanned AS (
     SELECT c.{key} AS key,
            c.{embedding_hash} IS DISTINCT FROM md5(%(identity)s || E'\n' || {text}) AS stale
@@ -17,6 +18,7 @@ WITH scanned AS (
     HAVING count(*) > 0
     RETURNING cardinality(item_keys) AS queued
 )
-SELECT (SELECT max(key)::text FROM scanned) AS last_key,
+-- The last key in walk order, not max(): Postgres has no max(uuid).
+SELECT (SELECT key::text FROM scanned ORDER BY key DESC LIMIT 1) AS last_key,
        (SELECT count(*) FROM scanned) AS scanned,
        coalesce((SELECT queued FROM queued), 0) AS queued

@@ -9,4 +9,7 @@ SET last_key = EXCLUDED.last_key,
     queued = EXCLUDED.queued,
     started_at = CASE WHEN %(restart)s THEN now() ELSE dnf_backfill.started_at END,
     updated_at = now(),
-    finished_at = EXCLUDED.finished_at
+    finished_at = EXCLUDED.finished_at,
+    -- A batch went through: whatever stopped the walk before is over.
+    error = NULL,
+    failed_at = NULL

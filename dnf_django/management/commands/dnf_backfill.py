@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -73,6 +74,8 @@ class Command(BaseCommand):
                     )
             except (NeuralFeedError, ValueError) as exc:
                 raise CommandError(str(exc)) from exc
+            except psycopg.Error as exc:
+                raise CommandError(f"feed {feed_id!r}: cannot backfill: {exc}") from exc
             finally:
                 for bar in bars.values():
                     bar.close()
