@@ -39,10 +39,19 @@ class BaseVectorEncoder:
 
     @classmethod
     def average_vectors(cls, vectors: Sequence[Sequence[float]], limit: int) -> list[float]:
-        """Mean of the first ``limit`` vectors (upstream's helper, kept for custom code)."""
-        if not vectors:
-            raise EncoderError("cannot average an empty list of vectors")
-        matrix = np.asarray(vectors[:limit], dtype=np.float32)
+        """Mean of the first ``limit`` vectors (upstream's helper, kept for custom code).
+
+        Upstream's contract, which overrides and callers rely on: nothing to average
+        (no vectors, ``limit`` 0) or vectors of different lengths give ``[]``, not an
+        exception. The pipeline itself never calls this; profiles are averaged in SQL.
+        """
+        try:
+            matrix = np.asarray(vectors[:limit], dtype=np.float32)
+        except (TypeError, ValueError):
+            # Ragged (or non-numeric) input: NumPy cannot make it a matrix.
+            return []
+        if matrix.ndim != 2 or matrix.size == 0:
+            return []
         return [float(x) for x in matrix.mean(axis=0)]
 
 

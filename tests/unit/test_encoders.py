@@ -23,8 +23,24 @@ def test_base_encoder_batches_through_text_to_vector() -> None:
 
     assert Upstream.encode_batch(["ab", "abc"], "m").tolist() == [[2.0, 1.0], [3.0, 1.0]]
     assert Upstream.average_vectors([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], 2) == [2.0, 3.0]
-    with pytest.raises(EncoderError):
-        Upstream.average_vectors([], 2)
+
+
+@pytest.mark.parametrize(
+    ("vectors", "limit"),
+    [
+        ([], 2),  # nothing to average
+        ([[1.0, 2.0]], 0),  # nothing within the limit
+        ([[1.0, 2.0], [3.0]], 2),  # ragged
+        ([[]], 1),  # zero-length vectors
+        ([["a", "b"]], 1),  # not numbers
+    ],
+)
+def test_average_vectors_keeps_upstreams_empty_result(
+    vectors: list[list[float]], limit: int
+) -> None:
+    # django-neural-feed 1.x returned [] rather than raising; overrides and callers
+    # written against it test the result for emptiness.
+    assert BaseVectorEncoder.average_vectors(vectors, limit) == []
 
 
 @pytest.mark.parametrize(
