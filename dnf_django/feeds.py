@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django.db import models
 
-from dnf_core.errors import ConfigurationError
+from dnf_core.errors import UnknownFeedAttribute
 from dnf_core.spec import FeedSpec
 from dnf_django.conf import feed_setting
 
@@ -77,9 +77,18 @@ class BaseNeuralFeed:
         Own classes first (so plain Python inheritance works), then ``parent_feed``,
         then the settings default. ``feed_id`` is never inherited, and neither are the
         interaction columns when the feed declares its own interaction model.
+
+        Attributes of your own (``max_age_days = 7``, say) are inherited through
+        ``parent_feed`` the same way. A name that no feed of the chain defines raises
+        :class:`~dnf_core.errors.UnknownFeedAttribute`, which is also an
+        ``AttributeError``.
         """
-        if not hasattr(BaseNeuralFeed, name):
-            raise ConfigurationError(f"{cls.__name__}: unknown feed attribute {name!r}")
+        if not hasattr(BaseNeuralFeed, name) and not cls._chain_defines(name):
+            chain = " -> ".join(feed.__name__ for feed in cls._parent_chain())
+            raise UnknownFeedAttribute(
+                f"{cls.__name__}: unknown feed attribute {name!r} "
+                f"(not a built-in one, and not defined by {chain})"
+            )
         value = cls._own_setting(name)
         if value is not None:
             return value
@@ -87,7 +96,12 @@ class BaseNeuralFeed:
             name in _INTERACTION_ATTRIBUTES
             and cls._own_setting("interaction_django_model") is not None
         )
-        if cls.parent_feed is not None and inherits:
+        # A name of your own that only this feed declares (as None) ends here, rather
+        # than being reported unknown by a parent that never heard of it.
+        own_only = not hasattr(BaseNeuralFeed, name) and (
+            cls.parent_feed is None or not cls.parent_feed._chain_defines(name)
+        )
+        if cls.parent_feed is not None and inherits and not own_only:
             return cls.parent_feed.get_setting(name)
         if name in _SETTING_DEFAULTS:
             return feed_setting(_SETTING_DEFAULTS[name])
@@ -102,6 +116,28 @@ class BaseNeuralFeed:
             if value is not None:
                 return value
         return None
+
+    @classmethod
+    def _parent_chain(cls) -> list[type[BaseNeuralFeed]]:
+        """This feed, then its parent feeds, nearest first (bounded: a cycle is a
+        declaration error, not a reason to hang)."""
+        chain: list[type[BaseNeuralFeed]] = [cls]
+        parent = cls.parent_feed
+        while parent is not None and parent not in chain and len(chain) < 16:
+            chain.append(parent)
+            parent = parent.parent_feed
+        return chain
+
+    @classmethod
+    def _chain_defines(cls, name: str) -> bool:
+        """Whether a feed class of the chain (or a class it derives from, short of
+        BaseNeuralFeed) declares ``name``, even as None."""
+        return any(
+            name in vars(klass)
+            for feed in cls._parent_chain()
+            for klass in feed.__mro__
+            if klass is not BaseNeuralFeed and klass is not object
+        )
 
     @classmethod
     def get_spec(cls) -> FeedSpec:
