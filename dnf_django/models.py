@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HalfVectorField, VectorField
 
 
 class UserFeedProfile(models.Model):
     """A user's taste in one feed: the L2-normalized mean of their recent liked items.
 
-    Written only by the workers; a row exists only while the user has at least one
-    interaction with an embedded item.
+    Kept by the workers: a row exists while the user has at least one interaction
+    with an embedded item. A row made through the ORM (to seed a cold-start user, as
+    upstream's ``set_user_vector`` did) serves until the workers next recompute that
+    user's profile, at their next like or unlike.
     """
 
     user = models.ForeignKey(
@@ -23,7 +26,9 @@ class UserFeedProfile(models.Model):
     # The same mean over the items' collaborative vectors (dnf_item_factor); NULL
     # until the feed has them.
     collaborative = VectorField(null=True, blank=True)
-    updated_at = models.DateTimeField()
+    # A default so rows can be made through the ORM (tests, fixtures, upstream's
+    # set_user_vector habit); the workers set it themselves in SQL.
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "dnf_user_profile"
@@ -32,7 +37,8 @@ class UserFeedProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.feed_id}"
+        # Upstream's format, which admin lists and logs built on it may expect.
+        return f"{self.user} - {self.feed_id}"
 
 
 class Failure(models.Model):
