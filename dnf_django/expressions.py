@@ -7,10 +7,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Expression, F, FloatField, Func, Value
+from django.db.models import Aggregate, Expression, F, FloatField, Func, Value, Window
 
 from dnf_core.errors import SqlTemplateError
 from dnf_core.sqlfiles import load_sql, placeholders
+
+
+def is_constant(expression: Any) -> bool:
+    """Whether ``expression`` is the same for every row: built from ``Value`` objects only.
+
+    Conservative: anything that might read a row (a column, a lookup, raw SQL, a
+    subquery, an aggregate, a function of no arguments such as ``Random()``) counts
+    as not constant.
+    """
+    if isinstance(expression, Value):
+        return True
+    if isinstance(expression, Aggregate | Window):
+        return False
+    sources = getattr(expression, "get_source_expressions", None)
+    if sources is None:
+        return False
+    parts = [part for part in sources() if part is not None]
+    return bool(parts) and all(is_constant(part) for part in parts)
 
 
 class ExponentialDecay(Func):

@@ -22,7 +22,7 @@ from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
 from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
 from dnf_django.conf import feed_setting
-from dnf_django.expressions import ExponentialDecay, SqlTemplate
+from dnf_django.expressions import ExponentialDecay, SqlTemplate, is_constant
 from dnf_django.models import UserFeedProfile
 from dnf_django.queryset import feed_queryset_class
 
@@ -231,6 +231,12 @@ def _built_in_popularity(feed: Any) -> bool:
 def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
     """The freshness expression and the ordering that puts the freshest first."""
     custom = feed.get_setting("freshness_expression")
+    if custom is not None and is_constant(custom):
+        # Upstream's default, Value(1.0): it tells no item apart, and Postgres refuses a
+        # bare constant in ORDER BY. The pool that stands for freshness then takes the
+        # newest keys instead (the primary key's index, read backwards), so a feed whose
+        # other signals are constant too still gets candidates.
+        return custom, F("pk").desc()
     if custom is not None:
         return custom, custom.desc(nulls_last=True)
     field = feed.get_setting("freshness_field")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, FloatField, Value
 from django.utils import timezone
 
+from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
 from dnf_django.models import FeedItemStat, UserFeedProfile
@@ -40,6 +42,57 @@ def with_profile(text: str, feed_id: str = "movies", name: str = "reader") -> Us
     user = User.objects.create(username=name)
     UserFeedProfile.objects.create(user=user, feed_id=feed_id, embedding=vector(text))
     return user
+
+
+class ConstantFreshnessFeed(MovieFeed):
+    """1.x's documented default: ``freshness_expression = Value(1.0)``."""
+
+    freshness_expression = Value(1.0)
+
+
+class ConstantSignalsFeed(MovieFeed):
+    """Both signals constant, as a 1.x feed relying on its defaults for both had them."""
+
+    freshness_expression = Value(1.0)
+    popularity_expression = Value(0.5, output_field=FloatField())
+
+
+@pytest.mark.parametrize("feed", [ConstantFreshnessFeed, ConstantSignalsFeed])
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_constant_signals_rank_through_the_real_query(
+    movies: dict[str, Movie], feed: type[MovieFeed], signed_in: bool
+) -> None:
+    user = with_profile("space ships") if signed_in else AnonymousUser()
+    ranked = list(feed.get_feed(user, limit=3))
+    assert {m.pk for m in ranked} == {m.pk for m in movies.values()}
+    assert {m.freshness for m in ranked} == {1.0}
+    if feed is ConstantSignalsFeed:
+        assert {m.popularity for m in ranked} == {0.5}
+    if signed_in:
+        assert ranked[0] == movies["space"]  # similarity decides
+    for item in ranked:
+        expected = 0.6 * item.similarity + 0.2 * item.freshness + 0.2 * item.popularity
+        assert item.score == pytest.approx(expected)
+    page = feed.get_page(user, limit=2)
+    assert [m.pk for m in page.items] == [m.pk for m in ranked[:2]]
+    assert page.next_cursor is not None
+    rest = feed.get_page(user, cursor=page.next_cursor, limit=2)
+    assert [m.pk for m in rest.items] == [ranked[2].pk] and rest.next_cursor is None
+    explained = feed.explain(user, ranked[2].pk)
+    assert explained.signals["freshness"] == 1.0
+    assert explained.score == pytest.approx(ranked[2].score)
+
+
+def test_a_constant_beside_a_live_expression(movies: dict[str, Movie]) -> None:
+    # Only one signal constant: the other still orders the feed.
+    class LiveFeed(MovieFeed):
+        freshness_expression = Value(1.0)
+        popularity_expression = Count("likes", output_field=FloatField())
+
+    for liker in range(2):
+        User.objects.create(username=f"liker{liker}").liked_movies.add(movies["love"])
+    ranked = list(LiveFeed.get_feed(AnonymousUser(), limit=3))
+    assert ranked[0] == movies["love"] and ranked[0].popularity == 2.0
 
 
 def test_profiles_can_be_made_through_the_orm_and_read_as_upstream_printed_them(
