@@ -206,6 +206,19 @@ class BaseNeuralFeed:
         )
 
     @classmethod
+    def get_user_vector(cls, user: Any) -> list[float] | None:
+        """``user``'s profile in this feed as a list of floats, or None (1.x's API).
+
+        None for anonymous users, ``None``, and users without a profile. A user new
+        to this feed gets the nearest ``parent_feed``'s profile, as the feed query
+        does. One query. Profiles are written by the workers; to seed one, create a
+        :class:`~dnf_django.models.UserFeedProfile`.
+        """
+        from dnf_django.query import user_vector
+
+        return user_vector(cls, user)
+
+    @classmethod
     def explain(cls, user: Any, item: Any, now: datetime | None = None) -> Explanation:
         """Why ``item`` (an object or its key) scores what it does for ``user``."""
         from dnf_django.explanations import explain

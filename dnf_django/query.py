@@ -14,7 +14,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from django.db.models import F, FloatField, QuerySet, Value
+from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -86,6 +86,26 @@ def has_profile(feed: Any, spec: FeedSpec, user: Any) -> bool:
         return False
     chain = _profile_chain(feed, spec)
     return UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).exists()
+
+
+def user_vector(feed: Any, user: Any) -> list[float] | None:
+    """``user``'s profile vector in ``feed`` as floats, else None (one query).
+
+    Read as the feed query reads it: the feed's own profile, else that of its nearest
+    ``parent_feed`` embedding with the same model. None for anonymous users, for
+    ``None``, and while the user has no profile.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    chain = _profile_chain(feed, feed.get_spec())
+    profiles = UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain)
+    if len(chain) > 1:
+        # Nearest feed of the chain first, as feed/profile_chain.sql orders them.
+        nearest = Case(*(When(feed_id=f, then=Value(i)) for i, f in enumerate(chain)))
+        profiles = profiles.order_by(nearest)
+    embedding = profiles.values_list(EMBEDDING_FIELD, flat=True)[:1]
+    found = list(embedding)
+    return [float(x) for x in found[0]] if found else None
 
 
 def _profile_chain(feed: Any, spec: FeedSpec) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
@@ -104,3 +105,37 @@ def test_profiles_can_be_made_through_the_orm_and_read_as_upstream_printed_them(
     profile.refresh_from_db()
     assert before <= profile.updated_at <= timezone.now()
     assert str(profile) == "ada - movies"
+
+
+class ChildFeed(MovieFeed):
+    feed_id = "movies_child"
+    parent_feed = MovieFeed
+
+
+class OtherModelChildFeed(MovieFeed):
+    feed_id = "movies_other"
+    parent_feed = MovieFeed
+    embedding_model_name = "hashing-384"
+
+
+def test_get_user_vector_reads_the_profile_in_one_query(
+    db: None, django_assert_num_queries: Any
+) -> None:
+    assert MovieFeed.get_user_vector(None) is None
+    assert MovieFeed.get_user_vector(AnonymousUser()) is None
+    nobody = User.objects.create(username="nobody")
+    with django_assert_num_queries(1):
+        assert MovieFeed.get_user_vector(nobody) is None
+    user = with_profile("space ships")
+    with django_assert_num_queries(1):
+        got = MovieFeed.get_user_vector(user)
+    assert isinstance(got, list) and all(type(x) is float for x in got)
+    assert got == pytest.approx(vector("space ships"), abs=1e-6)
+    # A child feed falls back to its parent's profile, as its feed query does, in
+    # one query still; a parent embedding with another model is not comparable.
+    with django_assert_num_queries(1):
+        assert ChildFeed.get_user_vector(user) == got
+    assert OtherModelChildFeed.get_user_vector(user) is None
+    UserFeedProfile.objects.create(user=user, feed_id="movies_child", embedding=vector("love"))
+    assert ChildFeed.get_user_vector(user) == pytest.approx(vector("love"), abs=1e-6)
+    assert MovieFeed.get_user_vector(user) == got
