@@ -22,6 +22,7 @@ from dnf_core.sqlfiles import load_sql
 from dnf_django.conf import DEFAULTS, RULES, UPSTREAM_KEYS
 from dnf_django.migration_writer import pending_migrations
 from dnf_django.model_changes import model_change_steps
+from dnf_django.query import excludes_interacted
 from dnf_django.registry import installed_specs, registered_feeds
 
 FIX_MIGRATIONS = "run: python manage.py dnf_makemigrations && python manage.py migrate"
@@ -69,6 +70,7 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
     for feed, spec in compiled:
         messages += _freshness_index(feed, spec)
+        messages += _query_attributes(feed)
     if not any(m.is_serious() for m in messages):
         declared = {spec.feed_id: feed for feed, spec in compiled}
         for migration in pending_migrations(list(declared.values())):
@@ -98,6 +100,16 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+def _query_attributes(feed: Any) -> list[CheckMessage]:
+    """Attributes read per request rather than compiled into the spec, validated here
+    all the same, so a bad value fails ``check`` rather than the first request."""
+    try:
+        excludes_interacted(feed)
+    except ConfigurationError as exc:
+        return [Error(str(exc), obj=feed, id="dnf_django.E001")]
+    return []
 
 
 def _freshness_index(feed: Any, spec: FeedSpec) -> list[CheckMessage]:

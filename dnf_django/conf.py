@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     # Maximal marginal relevance over the top of the feed: None is off, 1 keeps the
     # score order, lower trades score for variety.
     "DIVERSITY": None,
+    # Leave out of the feed the items the user already interacted with. Off, as in
+    # django-neural-feed 1.x, whose feeds show them.
+    "EXCLUDE_INTERACTED": False,
     "USER_LIKES_LIMIT": 20,
     "DISLIKE_WEIGHT": 0.5,
     "FRESHNESS_HALF_LIFE_HOURS": 72.0,
@@ -88,6 +91,8 @@ RULES: dict[str, tuple[Any, str]] = {
         lambda v: v is None or (_number(v) and 0 < v <= 1),
         "None or a number in (0, 1]",
     ),
+    # A bool, not any truthy value: the string "False" must not turn it on.
+    "EXCLUDE_INTERACTED": (lambda v: isinstance(v, bool), "True or False"),
     "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_FRESHNESS": (_non_negative_int, "an integer >= 0"),
     "CANDIDATES_POPULARITY": (_non_negative_int, "an integer >= 0"),

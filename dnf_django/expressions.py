@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +76,9 @@ class SqlTemplate(Expression):
     (columns of the row being scored, say, resolved and relabeled like any other
     expression); ``%s`` markers take ``params``, in order. Far cheaper to build than
     the nested querysets it replaces, which matters on a path run per request.
+
+    ``fragments`` fill placeholders with SQL text as it is: only identifiers and type
+    names already validated and quoted (``dnf_core.identifiers``), never a value.
     """
 
     def __init__(
@@ -83,16 +86,23 @@ class SqlTemplate(Expression):
         template: str,
         params: Sequence[Any] = (),
         output_field: Any = None,
+        fragments: Mapping[str, str] | None = None,
         **expressions: Any,
     ) -> None:
         super().__init__(output_field=output_field or FloatField())
         self.template = template
         self.params = tuple(params)
+        self.fragments = dict(fragments or {})
         self.names = tuple(expressions)
         self.expressions = [
             F(value) if isinstance(value, str) else value for value in expressions.values()
         ]
-        wanted, given = placeholders(template), set(self.names)
+        if set(self.fragments) & set(self.names):
+            raise SqlTemplateError(
+                f"template {template!r}: {sorted(set(self.fragments) & set(self.names))} "
+                "given both as a fragment and as an expression"
+            )
+        wanted, given = placeholders(template), set(self.names) | set(self.fragments)
         if wanted != given:
             raise SqlTemplateError(
                 f"template {template!r} takes {sorted(wanted)}, got {sorted(given)}"
@@ -120,7 +130,9 @@ class SqlTemplate(Expression):
         for literal, name, _, _ in string.Formatter().parse(load_sql(self.template)):
             parts.append(literal)
             params.extend(next(fixed) for _ in range(literal.count("%s")))
-            if name:
+            if name in self.fragments:
+                parts.append(self.fragments[name])
+            elif name:
                 sql, expression_params = compiled[name]
                 parts.append(sql)
                 params.extend(expression_params)

@@ -26,6 +26,7 @@ _SETTING_DEFAULTS = {
     "weight_collaborative": "WEIGHT_COLLABORATIVE",
     "collaborative_dimension": "COLLABORATIVE_DIMENSION",
     "diversity": "DIVERSITY",
+    "exclude_interacted": "EXCLUDE_INTERACTED",
     "freshness_half_life_hours": "FRESHNESS_HALF_LIFE_HOURS",
     "dislike_weight": "DISLIKE_WEIGHT",
 }
@@ -66,6 +67,8 @@ class BaseNeuralFeed:
     weight_collaborative: ClassVar[float | None] = None
     collaborative_dimension: ClassVar[int | None] = None
     diversity: ClassVar[float | None] = None
+    # Leave out the items the user already liked, disliked or otherwise interacted with.
+    exclude_interacted: ClassVar[bool | None] = None
     freshness_half_life_hours: ClassVar[float | None] = None
     popularity_expression: ClassVar[Any] = None
     freshness_expression: ClassVar[Any] = None
@@ -161,7 +164,8 @@ class BaseNeuralFeed:
         Each object is annotated with ``similarity``, ``freshness``, ``popularity`` and
         ``score``. Anonymous users and users without a profile get freshness and
         popularity only. ``now`` is the clock freshness is measured against (default:
-        the current time).
+        the current time). With ``exclude_interacted``, items ``user`` has a row for in
+        the interaction table are left out by the query itself.
         """
         from dnf_django.query import rank_feed
 

@@ -14,10 +14,12 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from django.db.models import Case, F, FloatField, QuerySet, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from dnf_core.errors import ConfigurationError
+from dnf_core.identifiers import quote_identifier
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
 from dnf_django.candidates import CandidatePools, RankQuery, candidate_ids_sql
@@ -140,6 +142,10 @@ def rank_feed(
         items = items.exclude(pk__in=excluded_ids)
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
+    if excludes_interacted(feed) and user is not None and getattr(user, "is_authenticated", False):
+        # On the caller's items, which every candidate pool searches within: each pool
+        # skips interacted items as it goes and still brings its full count.
+        items = items.filter(not_interacted(spec, user))
 
     profile = user_profile(feed, spec, user)
     now = now or timezone.now()
@@ -163,6 +169,38 @@ def rank_feed(
         ranked.__class__ = feed_queryset_class(type(ranked))
         ranked.dnf_diversity = (float(diversity), limit, EMBEDDING_FIELD)  # type: ignore[attr-defined]
     return ranked
+
+
+def excludes_interacted(feed: Any) -> bool:
+    """Whether ``feed`` leaves out the items a user has interacted with.
+
+    Raises :class:`~dnf_core.errors.ConfigurationError` unless ``exclude_interacted``
+    (or the ``EXCLUDE_INTERACTED`` setting) is a bool: a truthy string such as
+    ``"False"`` must not silently change what users see.
+    """
+    value = feed.get_setting("exclude_interacted")
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"feed {feed.__name__}: exclude_interacted must be True or False, got {value!r}"
+        )
+    return value
+
+
+def not_interacted(spec: FeedSpec, user: Any) -> SqlTemplate:
+    """A condition on content rows: ``user`` has no row for the item in ``spec``'s
+    interaction table (an anti-join, evaluated inside the feed query)."""
+    return SqlTemplate(
+        "feed/not_interacted",
+        [user.pk],
+        output_field=BooleanField(),
+        fragments={
+            "interactions": quote_identifier(spec.interaction_table),
+            "user": quote_identifier(spec.interaction_user_column),
+            "item": quote_identifier(spec.interaction_item_column),
+            "user_key_type": spec.user_key_type,
+        },
+        key="pk",
+    )
 
 
 def scored(
