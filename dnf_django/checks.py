@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, models
 from django.db.models import F
 from django.db.models.expressions import OrderBy
 
@@ -36,11 +36,61 @@ def _compiled() -> tuple[list[tuple[Any, FeedSpec]], list[CheckMessage]]:
     compiled: list[tuple[Any, FeedSpec]] = []
     messages: list[CheckMessage] = []
     for feed in feeds:
+        upstream = _upstream_text(feed)
+        if upstream:
+            # Reported instead of E001's bare "text_fields must be a tuple", which would
+            # not say what to write.
+            messages += upstream
+            continue
         try:
             compiled.append((feed, feed.get_spec()))
         except ConfigurationError as exc:
             messages.append(Error(str(exc), obj=feed, id="dnf_django.E001"))
     return compiled, messages
+
+
+# Text-like fields that are identifiers or addresses rather than prose.
+_NOT_PROSE = (models.SlugField, models.EmailField, models.URLField)
+
+
+def _upstream_text(feed: Any) -> list[CheckMessage]:
+    """A feed whose content model still builds its text with 1.x's ``get_ready_text()``
+    and declares no ``text_fields``: say which fields to declare.
+
+    neural-feed builds the text in SQL (so writes from any client are embedded), and
+    never calls Python methods of the model.
+    """
+    model = feed.get_setting("content_django_model")
+    if not (isinstance(model, type) and issubclass(model, models.Model)):
+        return []
+    if not callable(getattr(model, "get_ready_text", None)) or feed.get_setting("text_fields"):
+        return []
+    suggested = tuple(
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.CharField | models.TextField)
+        and not isinstance(field, _NOT_PROSE)
+        and field.name != "embedding_hash"
+        and not field.primary_key
+    )
+    declaration = f"text_fields = {suggested!r}" if suggested else 'text_fields = ("...",)'
+    label = model._meta.label
+    return [
+        Error(
+            f"feed {feed.__name__}: {label} defines django-neural-feed 1.x's "
+            "get_ready_text(), which neural-feed never calls, and the feed declares no "
+            "text_fields: nothing says what to embed",
+            hint=(
+                f"add to {feed.__name__}: {declaration}, keeping the fields of {label} "
+                "that get_ready_text() joins (their values are joined with spaces, in "
+                "that order). Text from related rows cannot be named yet (lookups such "
+                "as 'category__name' come in a later release): denormalize it into a "
+                f"field of {label}, or keep such fields on the model."
+            ),
+            obj=feed,
+            id="dnf_django.E005",
+        )
+    ]
 
 
 @register()
