@@ -15,6 +15,7 @@ __all__ = [
     "NeuralRecommendMixin",
     "PipelineStatus",
     "UserFeedProfile",
+    "django_database",
     "pipeline_status",
 ]
 
@@ -26,6 +27,8 @@ _LOCATIONS = {
     "PipelineStatus": "dnf_django.status",
     "pipeline_status": "dnf_django.status",
     "UserFeedProfile": "dnf_django.models",
+    # For settings.py: needs neither settings nor the app registry.
+    "django_database": "dnf_django.endpoints",
 }
 
 
