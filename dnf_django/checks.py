@@ -12,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.db import DatabaseError, connections, models
+from django.db import DatabaseError, connections, models, transaction
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
 from django.db.models import F
 from django.db.models.expressions import OrderBy
 
@@ -20,7 +22,7 @@ from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
 from dnf_django.conf import DEFAULTS, RULES, UPSTREAM_KEYS
-from dnf_django.migration_writer import pending_migrations
+from dnf_django.migration_writer import pending_migrations, unmigrated
 from dnf_django.model_changes import model_change_steps
 from dnf_django.query import excludes_interacted
 from dnf_django.registry import installed_specs, registered_feeds
@@ -123,6 +125,7 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         messages += _query_attributes(feed)
     if not any(m.is_serious() for m in messages):
         declared = {spec.feed_id: feed for feed, spec in compiled}
+        state: ProjectState | None = None
         for migration in pending_migrations(list(declared.values())):
             spec, previous = migration.spec, migration.previous
             if previous is not None and previous.embedding_identity != spec.embedding_identity:
@@ -141,10 +144,23 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     )
                 )
                 continue
+            # Quiet until the migrations on disk create the tables and columns the feed
+            # reads: its migration can only be written after theirs, so on a project's
+            # first makemigrations (or when a feed starts reading a new field) this
+            # warning would ask for the impossible. (Django's migrate names models that
+            # lack a migration.)
+            state = state or MigrationLoader(None, ignore_no_migrations=True).project_state()
+            if unmigrated(declared[spec.feed_id], state):
+                continue
+            change = (
+                "has no migration yet"
+                if previous is None
+                else "changed since its last migration: its installed triggers and "
+                "registry row do not match its declaration"
+            )
             messages.append(
                 Warning(
-                    f"feed {spec.feed_id!r} changed since its last migration: "
-                    "its installed triggers and registry row do not match its declaration",
+                    f"feed {spec.feed_id!r} {change}",
                     hint=FIX_MIGRATIONS,
                     id="dnf_django.W001",
                 )
@@ -254,19 +270,48 @@ def check_installed(
         return []
     for alias in databases:
         try:
-            messages += _drift(alias, compiled)
+            # A savepoint when called inside a transaction: a failed read must not
+            # leave the caller's transaction aborted.
+            with transaction.atomic(using=alias):
+                messages += _installed(alias, compiled)
         except DatabaseError as exc:
             messages.append(
                 Warning(
                     f"database {alias!r}: cannot read neural-feed's tables ({exc})",
-                    hint="run: python manage.py migrate",
+                    # Its migrations are applied (else this check stays quiet), so the
+                    # role lacks privileges or a table was dropped by hand.
+                    hint="neural-feed's migrations are applied: grant this role what "
+                    "`python manage.py dnf_grants web ROLE` prints, run as the tables' owner "
+                    "(or restore a table that was dropped by hand)",
                     id="dnf_django.W002",
                 )
             )
     return messages
 
 
-def _drift(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessage]:
+def _installed(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessage]:
+    """Drift on ``alias``, but not where migrations are about to install something."""
+    loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
+    unapplied = set(loader.graph.nodes) - set(loader.applied_migrations)
+    # Drift is a database that differs from what its applied migrations installed.
+    # Tables and feeds whose migrations are not applied yet are no drift: migrate, which
+    # runs this check before it applies anything, is about to install them, and Django
+    # itself reports unapplied migrations (runserver, migrate --check). A model change
+    # (W007) is still named: its steps go beyond migrate.
+    if any(label == "dnf_django" for label, _ in unapplied):
+        return []
+    pending = {
+        record["feed_id"]
+        for key, migration in loader.disk_migrations.items()
+        if key in unapplied and (record := getattr(migration, "dnf_feed", None))
+    }
+    return _drift(alias, compiled, pending)
+
+
+def _drift(
+    alias: str, compiled: list[tuple[Any, FeedSpec]], pending: set[str]
+) -> list[CheckMessage]:
+    """Feeds installed otherwise than declared; ``pending``: feeds with unapplied migrations."""
     installed = installed_specs(alias)
     with connections[alias].cursor() as cur:
         cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dnf\\_%%'")
@@ -293,6 +338,8 @@ def _drift(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMessag
             for side in ("content", "interaction")
             for event in ("insert", "update", "delete", "truncate")
         }
+        if spec.feed_id in pending:
+            continue
         if current is None or current.fingerprint != spec.fingerprint or not expected <= triggers:
             messages.append(
                 Warning(

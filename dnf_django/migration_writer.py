@@ -15,6 +15,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
 
 from dnf_core.ddl import CURRENT, DdlVersions, change_sql, install_sql, uninstall_sql
 from dnf_core.spec import FeedSpec
@@ -140,3 +141,54 @@ def render_migration(
         "        ),\n"
         "    ]\n"
     )
+
+
+def unmigrated(feed: Any, state: ProjectState) -> list[str]:
+    """What the feed reads that no migration on disk creates yet (``state``), as labels.
+
+    A feed's migration runs SQL against its content and interaction tables and depends
+    on the newest migration of the content app, so it can only be written once the
+    migrations that create those tables and columns exist: written earlier, it would
+    come first and fail. Labels look like ``blog.Article`` or ``blog.Article.embedding``.
+    """
+    spec = feed.get_spec()
+    content = feed.get_setting("content_django_model")
+    interactions = feed.get_setting("interaction_django_model")
+    content_columns = {
+        spec.embedding_column,
+        spec.embedding_hash_column,
+        spec.freshness_column,
+        *spec.text_columns,
+    }
+    missing = _missing(state, content, content_columns)
+    owner = interactions._meta.auto_created
+    if owner:
+        # A ManyToManyField's own table comes with the field that declares it.
+        declaring = [
+            f.name for f in owner._meta.many_to_many if f.remote_field.through is interactions
+        ]
+        missing += _missing(state, owner, set(), declaring)
+    else:
+        interaction_columns = {
+            spec.interaction_user_column,
+            spec.interaction_item_column,
+            spec.interaction_order_column,
+            spec.interaction_value_column,
+        }
+        missing += _missing(state, interactions, interaction_columns)
+    # An m2m's owner is usually the content model: name it once.
+    return list(dict.fromkeys(missing))
+
+
+def _missing(
+    state: ProjectState, model: Any, columns: set[str | None], names: list[str] | None = None
+) -> list[str]:
+    """``model`` or those of its fields (by column, or by name) absent from ``state``."""
+    label = model._meta.label
+    model_state = state.models.get((model._meta.app_label, model._meta.model_name))
+    if model_state is None:
+        return [label]
+    wanted = [f.name for f in model._meta.concrete_fields if f.column in columns]
+    return [
+        f"{label}.{name}" for name in [*wanted, *(names or [])] if name not in model_state.fields
+    ]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 from django.core.checks import run_checks
 from django.db import connection, models
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 from django.db.models import F, Value
 from django.test import override_settings
 
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_django.checks import check_feeds, check_installed, check_settings
+from dnf_django.migration_writer import unmigrated
 
 pytestmark = pytest.mark.services
 
@@ -29,6 +33,70 @@ def test_a_changed_feed_is_reported_with_the_fix(monkeypatch: pytest.MonkeyPatch
     (warning,) = check_feeds()
     assert warning.id == "dnf_django.W001" and "'movies'" in warning.msg
     assert "dnf_makemigrations" in warning.hint and "migrate" in warning.hint
+
+
+def migration_state(**without: str) -> ProjectState:
+    """The state the migrations on disk build, minus ``model`` or ``model.field`` entries."""
+    state = MigrationLoader(None, ignore_no_migrations=True).project_state()
+    for model in without.get("models", "").split():
+        del state.models[("catalog", model)]
+    for path in without.get("fields", "").split():
+        model, field = path.split(".")
+        del state.models[("catalog", model)].fields[field]
+    return state
+
+
+def test_what_no_migration_creates_yet_is_named() -> None:
+    assert unmigrated(MovieFeed, migration_state()) == []
+    assert unmigrated(MovieFeed, migration_state(models="movie")) == ["catalog.Movie"]
+    missing = unmigrated(MovieFeed, migration_state(fields="movie.embedding movie.likes"))
+    assert missing == ["catalog.Movie.embedding", "catalog.Movie.likes"]
+
+
+def test_no_migration_warning_before_the_models_have_migrations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A feed migration is due; the first makemigrations of a project has not yet
+    # written the model's (or, here, the new text field's) migration: nothing to ask.
+    monkeypatch.setattr(MovieFeed, "text_fields", ("title",))
+    states = [migration_state(models="movie"), migration_state(fields="movie.title")]
+    for state in states:
+        monkeypatch.setattr(MigrationLoader, "project_state", lambda self, s=state: s)
+        assert check_feeds() == []
+    # Once the tables and columns are in migrations, the warning is due.
+    monkeypatch.undo()
+    monkeypatch.setattr(MovieFeed, "text_fields", ("title",))
+    assert ids(check_feeds()) == ["dnf_django.W001"]
+
+
+def test_a_feed_with_no_migration_yet_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(MovieFeed, "feed_id", "films")
+    (warning,) = check_feeds()
+    assert warning.id == "dnf_django.W001"
+    assert warning.msg == "feed 'films' has no migration yet"
+
+
+def unapply(app: str, name: str) -> None:
+    """Forget, in the test's transaction, that ``app.name`` was applied."""
+    MigrationRecorder(connection).migration_qs.filter(app=app, name=name).delete()
+
+
+def test_tables_that_migrate_is_about_to_create_are_no_drift(db: None) -> None:
+    # What migrate sees before it creates neural-feed's tables: unreadable, yet quiet.
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE dnf_feed RENAME TO dnf_feed_gone")
+    (warning,) = check_installed(databases=["default"])
+    assert warning.id == "dnf_django.W002" and "dnf_grants" in warning.hint
+    unapply("dnf_django", "0001_initial")
+    assert check_installed(databases=["default"]) == []
+
+
+def test_a_feed_that_migrate_is_about_to_install_is_no_drift(db: None) -> None:
+    with connection.cursor() as cur:
+        cur.execute('DROP TRIGGER "dnf_movies_content_update" ON catalog_movie')
+    assert ids(check_installed(databases=["default"])) == ["dnf_django.W003"]
+    unapply("catalog", "0007_dnf_movies")
+    assert check_installed(databases=["default"]) == []
 
 
 def test_a_database_that_drifted_is_reported(db: None) -> None:
