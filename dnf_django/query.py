@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import BooleanField, Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dnf_core.errors import ConfigurationError
@@ -294,9 +295,10 @@ def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
         # bare constant in ORDER BY. The pool that stands for freshness then takes the
         # newest keys instead (the primary key's index, read backwards), so a feed whose
         # other signals are constant too still gets candidates.
-        return custom, F("pk").desc()
+        return _no_null(custom), F("pk").desc()
     if custom is not None:
-        return custom, custom.desc(nulls_last=True)
+        # The pool sorts by the expression itself, which an expression index can serve.
+        return _no_null(custom), custom.desc(nulls_last=True)
     field = feed.get_setting("freshness_field")
     if field is None:
         return Value(0.0, output_field=FloatField()), None
@@ -312,5 +314,11 @@ def _freshness(feed: Any, now: datetime) -> tuple[Any, Any]:
 def _popularity(feed: Any, spec: Any) -> Any:
     custom = feed.get_setting("popularity_expression")
     if custom is not None:
-        return custom
+        return _no_null(custom)
     return SqlTemplate("feed/popularity", [spec.feed_id, spec.feed_id], key="pk")
+
+
+def _no_null(custom: Any) -> Any:
+    """A custom signal with NULL read as 0, as upstream did: a NULL would make the
+    score NULL, and ``ORDER BY score DESC`` puts NULLs first, above every real item."""
+    return Coalesce(custom, Value(0.0), output_field=FloatField())

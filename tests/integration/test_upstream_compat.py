@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, FloatField, Value
+from django.db.models import Case, Count, FloatField, Value, When
 from django.utils import timezone
 
 from catalog.feeds import MovieFeed
@@ -139,3 +139,23 @@ def test_get_user_vector_reads_the_profile_in_one_query(
     UserFeedProfile.objects.create(user=user, feed_id="movies_child", embedding=vector("love"))
     assert ChildFeed.get_user_vector(user) == pytest.approx(vector("love"), abs=1e-6)
     assert MovieFeed.get_user_vector(user) == got
+
+
+def test_a_null_custom_signal_counts_as_zero(movies: dict[str, Movie]) -> None:
+    # NULL for one item (a nullable column, a missing related row): upstream read it
+    # as 0. Left NULL, the score would be NULL, which ORDER BY score DESC puts first.
+    class NullableFeed(MovieFeed):
+        freshness_expression = Case(
+            When(title="archive", then=Value(None)), default=Value(1.0), output_field=FloatField()
+        )
+        popularity_expression = Case(
+            When(title="archive", then=Value(None)),
+            default=Count("likes", output_field=FloatField()),
+            output_field=FloatField(),
+        )
+
+    ranked = list(NullableFeed.get_feed(AnonymousUser(), limit=3))
+    assert ranked[-1] == movies["old"]
+    assert (ranked[-1].freshness, ranked[-1].popularity, ranked[-1].score) == (0.0, 0.0, 0.0)
+    assert all(type(m.popularity) is float for m in ranked)
+    assert NullableFeed.explain(AnonymousUser(), movies["old"].pk).score == 0.0
