@@ -16,12 +16,24 @@ _DJANGO_ONLY_OPTIONS = frozenset({"isolation_level", "server_side_binding", "poo
 
 
 def django_database(url: str) -> dict[str, Any]:
-    """A ``DATABASES`` entry for a Postgres URL (socket-directory hosts included)."""
+    """A ``DATABASES`` entry for a libpq URL or ``key=value`` string.
+
+    ``postgresql://user:password@host:port/dbname?param=value`` gives ``USER``,
+    ``PASSWORD``, ``HOST``, ``PORT`` and ``NAME``; ``?host=/socket/dir`` (the form
+    ``python -m dnf_core.services start`` prints) a Unix socket directory as ``HOST``;
+    every other parameter goes to ``OPTIONS``. Safe to call from ``settings.py``.
+    """
     params = conninfo_to_dict(url)
+    user = params.pop("user", "")
+    name = params.pop("dbname", "")
+    if not name and "service" not in params:
+        # The database libpq, so the worker given the same URL, connects to: the user's
+        # name. (A service file names its own database, which NAME would override.)
+        name = user or "postgres"
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": params.pop("dbname", "postgres"),
-        "USER": params.pop("user", ""),
+        "NAME": name,
+        "USER": user,
         "PASSWORD": params.pop("password", ""),
         "HOST": params.pop("host", ""),
         "PORT": params.pop("port", ""),

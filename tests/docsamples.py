@@ -101,3 +101,13 @@ def _marker(lines: list[str], fence: int) -> tuple[str, str]:
             match = _MARKER.match(line.strip())
             return (match["kind"], match["argument"]) if match else ("run", "")
     return "run", ""
+
+
+def database_settings() -> Sample:
+    """The quick start's settings.py excerpt that builds ``DATABASES`` from a URL."""
+    (sample,) = [
+        s
+        for s in samples([REPO / "docs" / "quickstart.md"])
+        if s.kind == "settings" and "django_database(" in s.code
+    ]
+    return sample

@@ -8,6 +8,7 @@ vectors and a profile written as the workers would write them. See
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -15,15 +16,17 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.utils import ConnectionHandler
 from django.test import RequestFactory
 from django.utils import timezone
+from psycopg.conninfo import conninfo_to_dict
 
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
 from dnf_django.models import FeedItemStat, UserFeedProfile
 from dnf_django.pages import FeedPage
-from tests.docsamples import Sample, samples
+from tests.docsamples import Sample, database_settings, samples
 from workers.actors.rank import write_ranks
 
 pytestmark = pytest.mark.services
@@ -83,3 +86,25 @@ def test_sample_runs(sample: Sample, namespace: dict[str, Any]) -> None:
     assert feeds, f"{sample.id} keeps no feed or page; nothing checks what it ranked"
     for value in feeds:
         assert list(value.items if isinstance(value, FeedPage) else value), sample.id
+
+
+def test_the_quickstart_settings_connect_over_the_embedded_servers_socket(
+    django_db_blocker: Any,
+) -> None:
+    # The URL `python -m dnf_core.services start` printed for this test run.
+    url = os.environ["DNF_DATABASE_URL"]
+    if not str(conninfo_to_dict(url).get("host", "")).startswith("/"):
+        pytest.skip("the tests run against a server reached over TCP, not the embedded one")
+    sample = database_settings()
+    namespace: dict[str, Any] = {}
+    exec(compile(sample.code, sample.id, "exec"), namespace)
+    # A connection of its own, built by Django from nothing but the sample's DATABASES.
+    connections = ConnectionHandler(namespace["DATABASES"])
+    with django_db_blocker.unblock():
+        try:
+            with connections["default"].cursor() as cur:
+                # inet_server_addr() is NULL exactly when the connection is a Unix socket.
+                cur.execute("SELECT 1, inet_server_addr()")
+                assert cur.fetchone() == (1, None)
+        finally:
+            connections.close_all()

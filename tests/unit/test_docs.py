@@ -24,7 +24,7 @@ from dnf_django.checks import _freshness_index, check_settings
 from dnf_django.conf import DEFAULTS, RULES
 from dnf_django.feeds import _SETTING_DEFAULTS, BaseNeuralFeed
 from dnf_django.registry import registered_feeds
-from tests.docsamples import KINDS, REPO, Sample, documents, samples
+from tests.docsamples import KINDS, REPO, Sample, database_settings, documents, samples
 
 SAMPLES = samples()
 DOCS = REPO / "docs"
@@ -147,6 +147,81 @@ def test_project_samples_install_and_their_feeds_compile(
             spec = feed.get_spec()
             assert not _freshness_index(feed, spec), f"{sample.id}: {feed.__name__} W004"
     assert modules, f"{sample.id}: no file of {app}"
+
+
+def quickstart_databases(monkeypatch: pytest.MonkeyPatch, url: str | None) -> dict[str, Any]:
+    """``DATABASES`` as the quick start's settings.py builds it, ``$DNF_DATABASE_URL`` = url."""
+    if url is None:
+        monkeypatch.delenv("DNF_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DNF_DATABASE_URL", url)
+    sample = database_settings()
+    namespace: dict[str, Any] = {}
+    exec(compile(sample.code, sample.id, "exec"), namespace)
+    databases: dict[str, Any] = namespace["DATABASES"]
+    return databases
+
+
+def entry(**keys: Any) -> dict[str, Any]:
+    blank = {"NAME": "", "USER": "", "PASSWORD": "", "HOST": "", "PORT": "", "OPTIONS": {}}
+    return {"ENGINE": "django.db.backends.postgresql", **blank, **keys}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(
+            "postgresql://blog:s%40cret@db.example.com:6432/blog?sslmode=require&connect_timeout=5",
+            entry(
+                NAME="blog",
+                USER="blog",
+                PASSWORD="s@cret",
+                HOST="db.example.com",
+                PORT="6432",
+                OPTIONS={"sslmode": "require", "connect_timeout": "5"},
+            ),
+            id="tcp",
+        ),
+        pytest.param(
+            "postgresql://postgres@/neural_feed?host=/home/you/blog/.dnf/pg",
+            entry(NAME="neural_feed", USER="postgres", HOST="/home/you/blog/.dnf/pg"),
+            id="embedded-socket",
+        ),
+        pytest.param(
+            "postgresql://postgres@/neural_feed?host=/tmp/dnf/pg&port=5433",
+            entry(NAME="neural_feed", USER="postgres", HOST="/tmp/dnf/pg", PORT="5433"),
+            id="socket-port",
+        ),
+        # libpq, and so the worker, connects to the user's database when none is named.
+        pytest.param(
+            "postgresql://blog@localhost",
+            entry(NAME="blog", USER="blog", HOST="localhost"),
+            id="no-dbname",
+        ),
+        pytest.param(
+            "host=/run/postgresql dbname=blog user=web",
+            entry(NAME="blog", USER="web", HOST="/run/postgresql"),
+            id="key-value",
+        ),
+        pytest.param(
+            None,
+            entry(NAME="blog", USER="postgres", HOST="localhost", PORT="5432"),
+            id="unset",
+        ),
+    ],
+)
+def test_the_quickstart_maps_database_urls_to_django_keys(
+    monkeypatch: pytest.MonkeyPatch, url: str | None, expected: dict[str, Any]
+) -> None:
+    assert quickstart_databases(monkeypatch, url) == {"default": expected}
+
+
+def test_django_database_is_public_and_importable_from_settings() -> None:
+    import dnf_django
+    from dnf_django.endpoints import django_database
+
+    assert "django_database" in dnf_django.__all__
+    assert dnf_django.django_database is django_database
 
 
 # --- settings reference ----------------------------------------------------------------
