@@ -14,7 +14,7 @@ from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
 from dnf_core.errors import EncoderError
 from dnf_core.events import BatchLimits, Task, TaskKind
-from dnf_django.models import Failure, FeedItemStat, UserFeedProfile
+from dnf_django.models import Failure, FeedItemStat, ItemFactor, UserFeedProfile
 from tests.conftest import set_feed_encoder
 from tests.encoders import EditingEncoder, PoisonEncoder
 from tests.feedapp.models import Article, Reaction
@@ -205,9 +205,52 @@ def test_profile_with_dislikes_is_pushed_away(runtime: Runtime) -> None:
     profile = UserFeedProfile.objects.get(user=user, feed_id="reactions").embedding
     np.testing.assert_allclose(profile, direction / np.linalg.norm(direction), atol=1e-5)
 
-    Reaction.objects.filter(value__gt=0).delete()  # dislikes alone make no profile
+    # Dislikes alone: the same formula, the normalized negative of the dislikes' mean.
+    Reaction.objects.filter(value__gt=0).delete()
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    profile = UserFeedProfile.objects.get(user=user, feed_id="reactions").embedding
+    np.testing.assert_allclose(profile, -vectors[2] / np.linalg.norm(vectors[2]), atol=1e-5)
+
+    # A like and dislikes of the same item that cancel out leave no direction.
+    Reaction.objects.create(user=user, article=articles[2], value=-1, reacted_at=now)
+    Reaction.objects.create(user=user, article=articles[2], value=1, reacted_at=now)
     refresh_profiles(runtime, "reactions", [str(user.pk)])
     assert not UserFeedProfile.objects.filter(user=user, feed_id="reactions").exists()
+
+
+def test_the_collaborative_part_is_signed_like_the_text_part(runtime: Runtime) -> None:
+    user = User.objects.create(username="ann")
+    articles = Article.objects.bulk_create(
+        [Article(headline=h) for h in ("rust", "go", "pasta", "no vector learned")]
+    )
+    embed_items(runtime, "reactions", keys(*articles))
+    rng = np.random.default_rng(7)
+    factors = [rng.normal(size=256) for _ in articles[:3]]
+    ItemFactor.objects.bulk_create(
+        ItemFactor(feed_id="reactions", item_key=str(a.pk), factor=f.tolist())
+        for a, f in zip(articles, factors, strict=False)
+    )
+    now = timezone.now()
+    for article, value, minutes in zip(articles, (1, 1, -1, -1), (1, 2, 3, 4), strict=True):
+        Reaction.objects.create(
+            user=user, article=article, value=value, reacted_at=now + timedelta(minutes=minutes)
+        )
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    # The item without a collaborative vector adds nothing to that part.
+    direction = factors[0] + factors[1] - 0.5 * factors[2]
+    profile = UserFeedProfile.objects.get(user=user, feed_id="reactions").collaborative
+    np.testing.assert_allclose(profile, direction / np.linalg.norm(direction), atol=1e-5)
+
+    Reaction.objects.filter(value__gt=0).delete()
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    profile = UserFeedProfile.objects.get(user=user, feed_id="reactions").collaborative
+    np.testing.assert_allclose(profile, -factors[2] / np.linalg.norm(factors[2]), atol=1e-5)
+
+    # Dislikes of items nobody has a collaborative vector for: a text profile only.
+    Reaction.objects.filter(article=articles[2]).delete()
+    refresh_profiles(runtime, "reactions", [str(user.pk)])
+    profile = UserFeedProfile.objects.get(user=user, feed_id="reactions")
+    assert profile.embedding is not None and profile.collaborative is None
 
 
 def test_popularity_counts_likes_only_with_a_value_column(runtime: Runtime) -> None:

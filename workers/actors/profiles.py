@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
@@ -37,8 +35,7 @@ def write_profiles(conn: Any, spec: FeedSpec, users: list[str]) -> None:
     name = "profiles_refresh"
     if spec.interaction_value_column is not None:
         name = "profiles_refresh_signed"
-        params["zero"] = np.zeros(spec.dimension, dtype=np.float32)
-        params["dislike_scale"] = np.full(spec.dimension, spec.dislike_weight, dtype=np.float32)
+        params["dislike_weight"] = float(spec.dislike_weight)
     conn.execute(feed_query(name, spec), params)
 
 
