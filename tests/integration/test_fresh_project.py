@@ -86,8 +86,8 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, str]]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def manage(project: tuple[Path, str], *args: str) -> str:
-    """``python -m django ARGS`` in the project; its stdout and stderr together."""
+def manage(project: tuple[Path, str], *args: str, code: int = 0) -> str:
+    """``python -m django ARGS`` in the project, exiting ``code``; stdout and stderr."""
     folder, url = project
     env = {
         **os.environ,
@@ -104,14 +104,21 @@ def manage(project: tuple[Path, str], *args: str) -> str:
         timeout=120,
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    assert done.returncode == code, output
     return output
 
 
 def test_a_new_project_sets_up_quietly_and_is_then_checked(
     project: tuple[Path, str],
 ) -> None:
-    # No model migration yet: the feed's cannot be written, so no W001.
+    # No model migration yet: the feed's cannot be written, so no W001, and
+    # dnf_makemigrations refuses to write one that would run before the model's.
+    output = manage(project, "dnf_makemigrations", code=1)
+    assert (
+        "feed 'fresh_articles' reads blog.Article, which no migration creates yet: "
+        "run python manage.py makemigrations blog first"
+    ) in output
+    assert sorted(p.name for p in (project[0] / "blog" / "migrations").iterdir()) == ["__init__.py"]
     output = manage(project, "makemigrations", "blog")
     assert "0001_initial.py" in output and "System check" not in output
     # Now it can, and it is missing.

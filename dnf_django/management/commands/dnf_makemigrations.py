@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.migrations.loader import MigrationLoader
 
 from dnf_core.errors import NeuralFeedError
-from dnf_django.migration_writer import pending_migrations
+from dnf_django.migration_writer import pending_migrations, unmigrated
 from dnf_django.registry import registered_feeds
 
 
@@ -24,12 +25,29 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            pending = pending_migrations(registered_feeds())
+            feeds = {feed.get_spec().feed_id: feed for feed in registered_feeds()}
+            pending = pending_migrations(list(feeds.values()))
         except NeuralFeedError as exc:
             raise CommandError(str(exc)) from exc
         if not pending:
             self.stdout.write("No feed changes detected.")
             return
+        # A feed migration depends on the content app's newest migration and runs SQL on
+        # the feed's tables: written before their migrations, it would run first and fail.
+        state = MigrationLoader(None, ignore_no_migrations=True).project_state()
+        waiting = {m.spec.feed_id: unmigrated(feeds[m.spec.feed_id], state) for m in pending}
+        if any(waiting.values()):
+            lines = [
+                f"feed {feed_id!r} reads {', '.join(missing)}, which no migration creates yet"
+                for feed_id, missing in waiting.items()
+                if missing
+            ]
+            apps = sorted(
+                {label.split(".")[0] for missing in waiting.values() for label in missing}
+            )
+            raise CommandError(
+                "; ".join(lines) + f": run python manage.py makemigrations {' '.join(apps)} first"
+            )
         for migration in pending:
             self.stdout.write(
                 f"{migration.app_label}: {migration.path.name} (feed {migration.spec.feed_id})"
