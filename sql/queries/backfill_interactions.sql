@@ -15,7 +15,8 @@ WITH scanned AS (
     HAVING count(*) > 0
     RETURNING cardinality(item_keys) AS queued
 )
--- The last key in walk order, not max(): Postgres has no max(uuid).
-SELECT (SELECT key::text FROM scanned ORDER BY key DESC LIMIT 1) AS last_key,
+-- The last key in walk order, not max(): Postgres has no max(uuid). Qualified, so
+-- ORDER BY sorts the key itself, not its text (where '9' > '10').
+SELECT (SELECT s.key::text FROM scanned s ORDER BY s.key DESC LIMIT 1) AS last_key,
        (SELECT count(*) FROM scanned) AS scanned,
        coalesce((SELECT queued FROM queued), 0) AS queued
