@@ -14,6 +14,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -68,19 +69,29 @@ def user_profile(feed: Any, spec: FeedSpec, user: Any) -> Profile | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     chain = _profile_chain(feed, spec)
+    key = user_key(user)
     embedding: tuple[str, tuple[Any, ...]]
-    embedding = (render_sql("feed/profile", column="embedding"), (user.pk, spec.feed_id))
+    embedding = (render_sql("feed/profile", column="embedding"), (key, spec.feed_id))
     if len(chain) > 1:
         # The nearest feed of the chain that has one: a sort, planned on every request,
         # so only when there is a chain.
-        embedding = (render_sql("feed/profile_chain", column="embedding"), (user.pk, chain, chain))
+        embedding = (render_sql("feed/profile_chain", column="embedding"), (key, chain, chain))
     collaborative = None
     if spec.collaborative_dimension:
         collaborative = (
             render_sql("feed/profile", column="collaborative"),
-            (user.pk, spec.feed_id),
+            (key, spec.feed_id),
         )
     return Profile(embedding, collaborative)
+
+
+def user_key(user: Any) -> Any:
+    """``user``'s primary key as its column stores it, for parameters of raw SQL.
+
+    The ORM converts keys itself; raw SQL needs it done: a ``CharField`` key made by
+    ``default=uuid.uuid4`` is still a UUID object until the row is read back.
+    """
+    return user._meta.pk.get_db_prep_value(user.pk, connection)
 
 
 def has_profile(feed: Any, spec: FeedSpec, user: Any) -> bool:
@@ -192,7 +203,7 @@ def not_interacted(spec: FeedSpec, user: Any) -> SqlTemplate:
     interaction table (an anti-join, evaluated inside the feed query)."""
     return SqlTemplate(
         "feed/not_interacted",
-        [user.pk],
+        [user_key(user)],
         output_field=BooleanField(),
         fragments={
             "interactions": quote_identifier(spec.interaction_table),
