@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 SERVICES := $(PY) -m dnf_core.services
 export PYTHONPATH := $(CURDIR):$(CURDIR)/examples/movies
 BENCH ?=
+# The key-type matrix runs once per user model key type (tests/keys/settings.py).
+USER_KEY_TYPES := integer bigint uuid text
 
-.PHONY: install lint test test-fast demo bench services-start services-stop services-status clean
+.PHONY: install lint test test-suites test-fast demo bench services-start services-stop services-status clean
 
 install: $(STAMP)
 
@@ -29,7 +31,15 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint
-	$(SERVICES) run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICES) run -- $(MAKE) --no-print-directory test-suites
+
+# Needs the services (make test starts them): the suite, then the key-type matrix
+# under each user model.
+test-suites:
+	$(PY) -m pytest $(PYTEST_ARGS)
+	for key in $(USER_KEY_TYPES); do \
+		DNF_TEST_USER_KEY=$$key $(PY) -m pytest tests/keys --ds=tests.keys.settings -q || exit 1; \
+	done
 
 # Unit tests only: no services, no model.
 test-fast: $(STAMP)
