@@ -270,6 +270,26 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
 
 
 @pytest.mark.parametrize("feed_id", FEED_IDS)
+def test_exclude_interacted(site: Site, feed_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed = FEEDS[feed_id]
+    user = site.users[0]
+    total = _posts(feed).objects.count()
+    touched = {key for key, _ in _interactions(feed, user)}
+    assert touched
+    monkeypatch.setattr(feed, "exclude_interacted", True)
+    shown = {str(post.pk) for post in feed.get_feed(user, limit=total)}
+    assert shown == {str(pk) for pk in _posts(feed).objects.values_list("pk", flat=True)} - touched
+    pages: list[str] = []
+    page = feed.get_page(user, limit=2)
+    while True:
+        pages += [str(post.pk) for post in page.items]
+        if page.next_cursor is None:
+            break
+        page = feed.get_page(user, cursor=page.next_cursor, limit=2)
+    assert sorted(pages) == sorted(shown)
+
+
+@pytest.mark.parametrize("feed_id", FEED_IDS)
 def test_admin_preview(site: Site, feed_id: str) -> None:
     admin = get_user_model().objects.create(username=f"admin-{feed_id}")
     admin.is_staff = admin.is_superuser = True
