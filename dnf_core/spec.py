@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
@@ -22,6 +24,44 @@ from dnf_core.identifiers import (
 SPEC_VERSION = 1
 
 
+def is_finite_number(value: Any) -> bool:
+    """An int or a finite float, not a bool.
+
+    NaN and infinity are refused wherever a number enters: one NaN weight makes every
+    score NaN, which Postgres sorts above every real number, so the feed would come
+    back in an arbitrary order instead of failing.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+# What each numeric feed attribute must hold, as (test, description). The one place
+# these are defined: Weights and FeedSpec apply them, the feed compiler applies
+# ``diversity`` (read per request, not stored in the spec), and the settings check
+# applies them to the keys that give these attributes their defaults.
+NUMBER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "weight": (is_finite_number, "a finite number"),
+    "freshness_half_life_hours": (
+        lambda v: is_finite_number(v) and v > 0,
+        "a finite number > 0",
+    ),
+    "dislike_weight": (lambda v: is_finite_number(v) and v >= 0, "a finite number >= 0"),
+    "diversity": (
+        lambda v: v is None or (is_finite_number(v) and 0 < v <= 1),
+        "None or a number in (0, 1]",
+    ),
+}
+
+
+def check_number(rule: str, value: Any, label: str) -> None:
+    """Raise :class:`ConfigurationError` ``"<label> must be <description>, got <value>"``
+    unless ``value`` passes :data:`NUMBER_RULES` ``[rule]``."""
+    test, description = NUMBER_RULES[rule]
+    if not test(value):
+        raise ConfigurationError(f"{label} must be {description}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Weights:
     """Weights of the hybrid score ``w_s·similarity + w_c·collaborative + w_f·freshness
@@ -34,9 +74,7 @@ class Weights:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigurationError(f"weight_{f.name} must be a number, got {value!r}")
+            check_number("weight", getattr(self, f.name), f"weight_{f.name}")
 
 
 @dataclass(frozen=True)
@@ -95,17 +133,8 @@ class FeedSpec:
             validate_identifier(column, f"feed {self.feed_id!r}: text field")
         validate_key_type(self.content_key_type, f"feed {self.feed_id!r}: content key")
         validate_key_type(self.user_key_type, f"feed {self.feed_id!r}: user key")
-        weight = self.dislike_weight
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise ConfigurationError(
-                f"feed {self.feed_id!r}: dislike_weight must be a number >= 0, got {weight!r}"
-            )
-        half_life = self.freshness_half_life_hours
-        if isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0:
-            raise ConfigurationError(
-                f"feed {self.feed_id!r}: freshness_half_life_hours must be a number > 0, "
-                f"got {half_life!r}"
-            )
+        for name in ("dislike_weight", "freshness_half_life_hours"):
+            check_number(name, getattr(self, name), f"feed {self.feed_id!r}: {name}")
         collaborative = self.collaborative_dimension
         if (
             isinstance(collaborative, bool)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models.constants import LOOKUP_SEP
 
-from dnf_core.encoders import encoder_path
+from dnf_core.encoders import BaseVectorEncoder, encoder_path, load_encoder
 from dnf_core.errors import ConfigurationError
-from dnf_core.spec import FeedSpec, Weights
+from dnf_core.spec import FeedSpec, Weights, check_number
 from dnf_django.conf import feed_setting
+
+# SQL types whose ::text is the value itself, the same in every session. Others are
+# refused in text_fields: timestamps and dates print per the session's TimeZone and
+# DateStyle (the trigger's and the worker's sessions could disagree, and the text
+# hash would never match), floats per extra_float_digits, and booleans, JSON,
+# arrays, bytes and UUIDs print as syntax rather than words.
+_TEXT_TYPES = frozenset(
+    {"varchar", "character varying", "text", "citext", "char", "character", "bpchar"}
+)
+_NUMBER_TYPES = frozenset({"integer", "bigint", "smallint", "numeric", "serial", "bigserial"})
 
 
 def _key_type(field: models.Field[Any, Any]) -> str:
@@ -37,6 +49,51 @@ def _field(
         ) from None
     if not isinstance(field, models.Field) or not field.concrete:
         raise ConfigurationError(f"feed {feed}: {attribute} {name!r} is not a concrete column")
+    return field
+
+
+def _text_field(model: type[models.Model], name: Any, feed: str) -> models.Field[Any, Any]:
+    """A field of ``text_fields``: one column whose value reads as text."""
+    label = model._meta.label
+    later = (
+        "Text of related rows cannot be named yet: lookups such as 'tags__name' come "
+        f"with the later related-lookups feature; until then, denormalize it into a "
+        f"text field of {label}"
+    )
+    if isinstance(name, str) and LOOKUP_SEP in name:
+        raise ConfigurationError(f"feed {feed}: text_fields names {name!r}, a lookup. {later}")
+    try:
+        field = model._meta.get_field(name)
+    except Exception:
+        field = None
+    if field is not None and field.is_relation:
+        related = field.related_model._meta.label if field.related_model else "another model"
+        what = (
+            f"a many-valued relation: it links any number of {related} rows"
+            if field.many_to_many or field.one_to_many
+            else f"a relation: its column holds the key of a {related} row"
+        )
+        raise ConfigurationError(
+            f"feed {feed}: text_fields {name!r} is a {type(field).__name__}, {what}, "
+            f"not text. {later}"
+        )
+    field = _field(model, name, feed, "text_fields")
+    if name == "embedding_hash":
+        # The mixin's own column: text that included its hash would change with
+        # every embedding written, and be embedded again forever.
+        raise ConfigurationError(
+            f"feed {feed}: text_fields {name!r} is NeuralRecommendMixin's column, not text"
+        )
+    # Without modifiers, but keeping what follows them: varchar(20)[] is an array.
+    sql_type = re.sub(r"\(.*?\)", "", field.db_type(connection) or "").strip().lower()
+    if sql_type not in _TEXT_TYPES | _NUMBER_TYPES:
+        raise ConfigurationError(
+            f"feed {feed}: text_fields {name!r} is a {type(field).__name__} "
+            f"({sql_type or 'no column type'}), whose text form is not text to embed; "
+            "text_fields takes text fields (CharField, TextField, SlugField, EmailField, "
+            "URLField and other fields stored as text) and integer or decimal fields. "
+            f"Store what should be embedded in a text field of {label}"
+        )
     return field
 
 
@@ -92,7 +149,7 @@ def compile_spec(feed: Any) -> FeedSpec:
     text_fields = feed.get_setting("text_fields")
     if not text_fields or isinstance(text_fields, str):
         raise ConfigurationError(f"feed {name}: text_fields must be a tuple of field names")
-    text_columns = tuple(_column(_field(content, f, name, "text_fields")) for f in text_fields)
+    text_columns = tuple(_column(_text_field(content, f, name)) for f in text_fields)
 
     user_model = _user_model()
     mode = feed.get_setting("mode")
@@ -130,6 +187,18 @@ def compile_spec(feed: Any) -> FeedSpec:
         )
     assert content._meta.pk is not None and user_model._meta.pk is not None and order is not None
     assert interactions._meta.pk is not None
+    # Read per request rather than stored in the spec, but refused here all the same:
+    # every request compiles the spec first, so a bad value never reaches a query.
+    check_number("diversity", feed.get_setting("diversity"), f"feed {name}: diversity")
+    try:
+        weights = Weights(
+            similarity=feed.get_setting("weight_similarity"),
+            freshness=feed.get_setting("weight_freshness"),
+            popularity=feed.get_setting("weight_popularity"),
+            collaborative=feed.get_setting("weight_collaborative"),
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"feed {name}: {exc}") from None
     return FeedSpec(
         feed_id=feed_id,
         content_table=content._meta.db_table,
@@ -142,7 +211,7 @@ def compile_spec(feed: Any) -> FeedSpec:
         interaction_order_column=_column(order),
         interaction_key_column=_column(interactions._meta.pk),
         user_key_type=_key_type(user_model._meta.pk),
-        encoder=_encoder(feed.get_setting("encoder_class")),
+        encoder=_encoder(feed.get_setting("encoder_class"), name),
         model_name=feed.get_setting("embedding_model_name"),
         dimension=dimension,
         window=feed.get_setting("user_likes_limit"),
@@ -153,18 +222,31 @@ def compile_spec(feed: Any) -> FeedSpec:
         collaborative_dimension=feed.get_setting("collaborative_dimension"),
         interaction_value_column=value,
         dislike_weight=feed.get_setting("dislike_weight"),
-        weights=Weights(
-            similarity=feed.get_setting("weight_similarity"),
-            freshness=feed.get_setting("weight_freshness"),
-            popularity=feed.get_setting("weight_popularity"),
-            collaborative=feed.get_setting("weight_collaborative"),
-        ),
+        weights=weights,
     )
 
 
-def _encoder(value: Any) -> str:
+def _encoder(value: Any, feed: str) -> str:
+    """The dotted path of the feed's encoder, which the worker will import.
+
+    Imported here (once per process; later imports are a dictionary lookup) so that
+    a typo fails ``check`` and the compile, not the worker's first batch.
+    """
     # Upstream accepted the class itself; specs store its dotted path.
-    return encoder_path(value) if isinstance(value, type) else str(value)
+    if isinstance(value, type) and issubclass(value, BaseVectorEncoder):
+        path = encoder_path(value)
+    elif isinstance(value, str):
+        path = value
+    else:
+        raise ConfigurationError(
+            f"feed {feed}: encoder_class must be the dotted path of a BaseVectorEncoder "
+            f"subclass (or the class), got {value!r}"
+        )
+    try:
+        load_encoder(path)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"feed {feed}: encoder_class: {exc}") from None
+    return path
 
 
 def _user_model() -> type[models.Model]:

@@ -6,8 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
-from dnf_core.encoders import DEFAULT_ENCODER, DEFAULT_MODEL_NAME
+from dnf_core.encoders import DEFAULT_ENCODER, DEFAULT_MODEL_NAME, encoder_path, load_encoder
 from dnf_core.errors import ConfigurationError
+from dnf_core.spec import NUMBER_RULES
+from workers.config import REDIS_URL_SCHEMES, is_redis_url
 
 DEFAULTS: dict[str, Any] = {
     "FEEDS": [],
@@ -74,23 +76,36 @@ def _non_negative_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _encoder_class(value: Any) -> bool:
+    # The web process checks what the worker will import, so a typo fails `check`
+    # rather than every embedding. (The class itself is accepted too, as 1.x did.)
+    try:
+        load_encoder(value if isinstance(value, str) else encoder_path(value))
+    except (ConfigurationError, AttributeError):
+        return False
+    return True
 
 
-# What each key must hold, as (test, description); keys a feed compiles are checked
-# there, with the feed's name in the message.
+# What each key must hold, as (test, description). Keys a feed compiles are checked
+# there too, with the feed's name and attribute in the message; here they are named
+# by key, so a bad default is reported even while no feed uses it. Numeric rules are
+# dnf_core.spec's, the ones feeds compile with.
 RULES: dict[str, tuple[Any, str]] = {
-    "FRESHNESS_HALF_LIFE_HOURS": (lambda v: _number(v) and v > 0, "a positive number"),
-    "DISLIKE_WEIGHT": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "FRESHNESS_HALF_LIFE_HOURS": NUMBER_RULES["freshness_half_life_hours"],
+    "DISLIKE_WEIGHT": NUMBER_RULES["dislike_weight"],
+    "WEIGHT_SIMILARITY": NUMBER_RULES["weight"],
+    "WEIGHT_FRESHNESS": NUMBER_RULES["weight"],
+    "WEIGHT_POPULARITY": NUMBER_RULES["weight"],
+    "WEIGHT_COLLABORATIVE": NUMBER_RULES["weight"],
+    "ENCODER_CLASS": (
+        _encoder_class,
+        "the dotted path of an importable BaseVectorEncoder subclass",
+    ),
     "COLLABORATIVE_DIMENSION": (
         lambda v: _non_negative_int(v) and v <= 1024,
         "an integer in 0..1024",
     ),
-    "DIVERSITY": (
-        lambda v: v is None or (_number(v) and 0 < v <= 1),
-        "None or a number in (0, 1]",
-    ),
+    "DIVERSITY": NUMBER_RULES["diversity"],
     # A bool, not any truthy value: the string "False" must not turn it on.
     "EXCLUDE_INTERACTED": (lambda v: isinstance(v, bool), "True or False"),
     "CANDIDATES_SIMILARITY": (_non_negative_int, "an integer >= 0"),
@@ -107,5 +122,8 @@ RULES: dict[str, tuple[Any, str]] = {
         "'off', 'strict_order' or 'relaxed_order'",
     ),
     "PAGE_MAX_ITEMS": (_positive_int, "a positive integer"),
-    "REDIS_URL": (lambda v: v is None or isinstance(v, str), "a redis:// URL or None"),
+    "REDIS_URL": (
+        lambda v: v is None or is_redis_url(v),
+        f"None or a URL starting with {', '.join(REDIS_URL_SCHEMES)}",
+    ),
 }

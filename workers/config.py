@@ -9,6 +9,14 @@ from enum import StrEnum
 from dnf_core.errors import ConfigurationError
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# The schemes redis-py's from_url understands; anything else (a bare "host:6379")
+# would only fail once the worker connects, with a traceback instead of a message.
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis_url(value: object) -> bool:
+    """Whether ``value`` is a string starting with one of :data:`REDIS_URL_SCHEMES`."""
+    return isinstance(value, str) and value.lower().startswith(REDIS_URL_SCHEMES)
 
 
 class Mode(StrEnum):
@@ -47,6 +55,12 @@ class WorkerConfig:
     def __post_init__(self) -> None:
         if not self.database_url:
             raise ConfigurationError("no database URL: pass --database-url or set DNF_DATABASE_URL")
+        if not is_redis_url(self.redis_url):
+            raise ConfigurationError(
+                f"Redis URL {self.redis_url!r} must start with "
+                f"{', '.join(REDIS_URL_SCHEMES)} (from --redis-url, DNF_REDIS_URL "
+                "or DJANGO_NEURAL_FEED['REDIS_URL'])"
+            )
         if self.processes < 1:
             raise ConfigurationError(f"processes must be at least 1, got {self.processes}")
         if self.threads < 1:

@@ -111,7 +111,11 @@ def test_a_database_that_drifted_is_reported(db: None) -> None:
     [
         ("text_fields", ("title", "nope"), "names 'nope', which is not a field of catalog.Movie"),
         ("mode", "graph", "mode must be 'm2m' or 'model'"),
-        ("weight_similarity", "high", "weight_similarity must be a number"),
+        ("weight_similarity", "high", "weight_similarity must be a finite number"),
+        ("weight_popularity", float("nan"), "feed MovieFeed: weight_popularity must be a finite"),
+        ("text_fields", ("title", "likes"), "'likes' is a ManyToManyField, a many-valued relation"),
+        ("diversity", 2, "feed MovieFeed: diversity must be None or a number in (0, 1]"),
+        ("encoder_class", "nowhere.Encoder", "cannot import encoder class 'nowhere.Encoder'"),
         ("feed_id", "Movies!", "feed_id 'Movies!' is invalid"),
     ],
 )
@@ -177,7 +181,8 @@ def test_a_freshness_field_without_a_usable_index_is_reported(
         ({"WIEGHT_SIMILARITY": 0.5}, "dnf_django.E004", "did you mean 'WEIGHT_SIMILARITY'?"),
         ({"HNSW_ITERATIVE_SCAN": "fast"}, "dnf_django.E004", "'relaxed_order'"),
         ({"PAGE_MAX_ITEMS": 0}, "dnf_django.E004", "a positive integer, got 0"),
-        ({"FRESHNESS_HALF_LIFE_HOURS": "72"}, "dnf_django.E004", "a positive number"),
+        ({"FRESHNESS_HALF_LIFE_HOURS": "72"}, "dnf_django.E004", "a finite number > 0"),
+        ({"REDIS_URL": "localhost:6379"}, "dnf_django.E004", "a URL starting with redis://"),
     ],
 )
 def test_settings_keys_and_values_are_checked(

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from dnf_core.errors import ConfigurationError
-from dnf_core.spec import FeedSpec, Weights
+from dnf_core.spec import FeedSpec, Weights, check_number, is_finite_number
 
 
 def test_round_trip_through_dict(spec: FeedSpec) -> None:
@@ -49,3 +49,46 @@ def test_text_expression_quotes_and_skips_nulls(spec: FeedSpec) -> None:
     assert spec.text_expression("n") == 'concat_ws(\' \', n."title"::text, n."body"::text)'
     with pytest.raises(ConfigurationError):
         spec.text_expression("n; --")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "0.2", None, True])
+@pytest.mark.parametrize("name", ["similarity", "freshness", "popularity", "collaborative"])
+def test_weights_must_be_finite_numbers(name: str, value: object) -> None:
+    # One NaN weight makes every score NaN, which sorts above every real score.
+    with pytest.raises(ConfigurationError, match=f"weight_{name} must be a finite number"):
+        Weights(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"freshness_half_life_hours": float("nan")}, "freshness_half_life_hours must be a finite"),
+        ({"freshness_half_life_hours": float("inf")}, "freshness_half_life_hours must be a finite"),
+        ({"freshness_half_life_hours": 0}, "freshness_half_life_hours must be a finite number > 0"),
+        ({"dislike_weight": float("nan")}, "dislike_weight must be a finite number >= 0"),
+        ({"dislike_weight": float("inf")}, "dislike_weight must be a finite number >= 0"),
+        ({"dislike_weight": -1}, "dislike_weight must be a finite number >= 0"),
+    ],
+)
+def test_non_finite_spec_numbers_name_the_feed_and_attribute(
+    spec: FeedSpec, change: dict, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"feed 'articles': {message}"):
+        dataclasses.replace(spec, **change)
+
+
+def test_a_registry_row_with_nan_weights_is_refused_by_the_worker(spec: FeedSpec) -> None:
+    # Python's json writes and reads NaN: the spec itself must refuse it.
+    data = spec.to_dict()
+    data["weights"]["popularity"] = float("nan")
+    with pytest.raises(ConfigurationError, match="weight_popularity"):
+        FeedSpec.from_dict(data)
+
+
+def test_finite_numbers() -> None:
+    assert is_finite_number(0) and is_finite_number(-2.5) and is_finite_number(10**400)
+    for value in (float("nan"), float("inf"), True, "1", None):
+        assert not is_finite_number(value)
+    check_number("diversity", None, "diversity")
+    with pytest.raises(ConfigurationError, match=r"^feed X: diversity must be None or a number"):
+        check_number("diversity", 1.5, "feed X: diversity")

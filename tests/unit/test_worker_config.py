@@ -64,6 +64,8 @@ def test_the_session_url_comes_from_the_environment_or_a_flag(
         ({"poll_interval": 0}, "poll interval"),
         ({"max_retries": -1}, "max retries"),
         ({"maintenance_chance": 0}, "maintenance chance"),
+        # Without a scheme redis-py would fail at the first connection, with a traceback.
+        ({"redis_url": "localhost:6379"}, "'localhost:6379' must start with redis://"),
     ],
 )
 def test_bad_settings_are_refused(change: dict, message: str) -> None:
