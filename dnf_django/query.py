@@ -13,8 +13,10 @@ from datetime import datetime
 from functools import reduce
 from operator import add
 from typing import Any
+from uuid import UUID
 
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, models
 from django.db.models import BooleanField, Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -151,7 +153,7 @@ def rank_feed(
     model = feed.get_setting("content_django_model")
     items = queryset if queryset is not None else model._default_manager.all()
     if excluded_ids is not None:
-        items = items.exclude(pk__in=excluded_ids)
+        items = _without(items, spec, excluded_ids)
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
     if excludes_interacted(feed) and user is not None and getattr(user, "is_authenticated", False):
@@ -181,6 +183,65 @@ def rank_feed(
         ranked.__class__ = feed_queryset_class(type(ranked))
         ranked.dnf_diversity = (float(diversity), limit, EMBEDDING_FIELD)  # type: ignore[attr-defined]
     return ranked
+
+
+def _without(items: QuerySet[Any], spec: FeedSpec, excluded_ids: Any) -> QuerySet[Any]:
+    """``items`` less ``excluded_ids``: a queryset stays a subquery, anything else
+    becomes one array of the content key's type."""
+    if isinstance(excluded_ids, QuerySet):
+        return items.exclude(pk__in=excluded_ids)
+    if isinstance(excluded_ids, str | bytes) or not hasattr(excluded_ids, "__iter__"):
+        raise TypeError(
+            f"excluded_ids must be an iterable of keys or a QuerySet, "
+            f"got {type(excluded_ids).__name__}"
+        )
+    literal = _array_literal(items.model._meta.pk, excluded_ids)
+    if literal is None:
+        return items
+    return items.filter(
+        SqlTemplate(
+            "feed/not_excluded",
+            [literal],
+            output_field=BooleanField(),
+            fragments={"key_type": spec.content_key_type},
+            key="pk",
+        )
+    )
+
+
+def _array_literal(pk: Any, keys: Any) -> str | None:
+    """``keys`` as one Postgres array literal (``{1,2,3}``), None when there are none.
+
+    One text parameter, where a list would have each element adapted in Python for
+    every place the filter appears in the statement: 100,000 keys cost about 0.5 s
+    that way, a few ms this way. Keys are checked by the key field first, so a key of
+    the wrong type is a ValueError, never part of the SQL.
+    """
+    integer = isinstance(pk, models.AutoField | models.IntegerField)
+    values = []
+    for key in keys:
+        # Plain ints need no conversion: the common case, and 100,000 calls to
+        # to_python would cost more than the query.
+        value = key if integer and type(key) is int else _key(pk, key)
+        values.append(str(value) if integer or isinstance(value, UUID) else _quoted(value))
+    return "{" + ",".join(values) + "}" if values else None
+
+
+def _key(pk: Any, key: Any) -> Any:
+    try:
+        value = pk.to_python(key)
+    except ValidationError as exc:
+        raise ValueError(
+            f"excluded_ids: {exc.messages[0]} (keys of {pk.model._meta.label})"
+        ) from None
+    if value is None:
+        raise ValueError(f"excluded_ids: {key!r} is not a key of {pk.model._meta.label}")
+    return value
+
+
+def _quoted(key: Any) -> str:
+    # Inside a double-quoted array element only backslash and double quote are special.
+    return '"' + str(key).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def excludes_interacted(feed: Any) -> bool:
