@@ -167,6 +167,7 @@ def _summary(
         "speedup_cold_p50": off["cold"]["p50_ms"] / ours["cold"]["p50_ms"],
         "recall_at_20": ours["recall"]["recall_at_20"],
         "recall_at_20_cold": ours["recall"]["recall_at_20_cold"],
+        "excluded_100k_extra_ms": ours["excluded_100k"]["extra_p50_ms"],
         "ours_queries_per_call": ours["queries_per_call"],
         "ours_cold_queries_per_call": ours["cold_queries_per_call"],
         "upstream_queries_per_call": off["queries_per_call"],
@@ -674,6 +675,31 @@ def _time_ours_calls(ids: Sequence[int]) -> dict[str, Any]:
     }
 
 
+def _time_excluded(plan: Plan, ids: Sequence[int], count: int = 100_000) -> dict[str, Any]:
+    """get_feed with ``count`` excluded ids against the same users without: the extra
+    cost of a large exclusion list (keys drawn from twice the key range, so at 100k
+    items about half of them name real items, which the searches must skip)."""
+    from catalog.feeds import MovieFeed
+
+    rng = np.random.default_rng(7)
+    population = np.arange(1, 2 * max(plan.items, count) + 1)
+    excluded = rng.choice(population, size=count, replace=False).tolist()
+    users = _users(ids)
+    with_list, without = [], []
+    for user in users:
+        for times, kwargs in ((without, {}), (with_list, {"excluded_ids": excluded})):
+            start = time.perf_counter()
+            list(MovieFeed.get_feed(user, limit=20, **kwargs))
+            times.append(1000 * (time.perf_counter() - start))
+    return {
+        "excluded_ids": count,
+        "calls": len(users),
+        "p50_ms": statistics.median(with_list),
+        "baseline_p50_ms": statistics.median(without),
+        "extra_p50_ms": statistics.median(with_list) - statistics.median(without),
+    }
+
+
 def _second_pass(ids: Sequence[int]) -> dict[str, Any]:
     """Half of the users again, after upstream ran: how much the figures drift."""
     with cpu_meter({"postgres": named("postgres"), "bench": this_process()}) as cpu:
@@ -706,6 +732,7 @@ def time_ours(plan: Plan, world: World) -> dict[str, Any]:
         "cpu": cpu,
         "feed_sql_only": _time_feed_sql(world.timed_users[: plan.recall_users]),
         "queries_per_call": _queries_per_call(world.timed_users[0]),
+        "excluded_100k": _time_excluded(plan, world.timed_users[:10]),
         "cold_queries_per_call": _queries_per_call(world.timed_cold_users[0]),
     }
 

@@ -47,8 +47,10 @@ FEED_IDS = sorted(FEEDS)
 
 
 def _new_key(post_model: Any, n: int) -> dict[str, Any]:
-    # Text keys are chosen by the application; every other key type by its default.
-    return {"slug": f"post-{n:03d}"} if post_model._meta.pk.name == "slug" else {}
+    # Text keys are chosen by the application (here with the characters an array
+    # literal must escape); every other key type by its default.
+    slug = f'post-{n:03d} "q" \\ {{a,b}}'
+    return {"slug": slug} if post_model._meta.pk.name == "slug" else {}
 
 
 @dataclass
@@ -267,6 +269,10 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
 
     excluded = list(feed.get_feed(user, limit=total, excluded_ids=[top[0].pk]))
     assert top[0].pk not in {post.pk for post in excluded}
+    # Every key but one, as keys and as their text: only that one is left.
+    keys = list(_posts(feed).objects.order_by("pk").values_list("pk", flat=True))
+    for given in (keys[1:], [str(key) for key in keys[1:]]):
+        assert [post.pk for post in feed.get_feed(user, excluded_ids=given)] == [keys[0]]
 
 
 @pytest.mark.parametrize("feed_id", FEED_IDS)
