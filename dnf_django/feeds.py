@@ -166,15 +166,22 @@ class BaseNeuralFeed:
         popularity only. ``now`` is the clock freshness is measured against (default:
         the current time). With ``exclude_interacted``, items ``user`` has a row for in
         the interaction table are left out by the query itself.
+
+        ``user`` must be an ``AUTH_USER_MODEL`` instance, ``None`` or an
+        ``AnonymousUser`` (anything else is :class:`TypeError`, not the anonymous
+        feed); ``queryset`` and ``excluded_queryset`` must be QuerySets of
+        ``content_django_model`` (another model's is :class:`ValueError`). The same
+        holds for :meth:`get_page`, :meth:`explain` and :meth:`get_user_vector`.
         """
+        from dnf_django.arguments import checked_items, checked_user
         from dnf_django.query import rank_feed
 
         return rank_feed(
             cls,
-            user,
-            queryset=queryset,
+            checked_user(user),
+            queryset=checked_items(cls, queryset, "queryset"),
             excluded_ids=excluded_ids,
-            excluded_queryset=excluded_queryset,
+            excluded_queryset=checked_items(cls, excluded_queryset, "excluded_queryset"),
             limit=limit,
             now=now,
         )
@@ -197,16 +204,17 @@ class BaseNeuralFeed:
         same filters to every page of a chain. A cursor is signed and bound to this
         feed and user: anything else raises :class:`~dnf_core.errors.InvalidCursor`.
         """
+        from dnf_django.arguments import checked_items, checked_user
         from dnf_django.pages import feed_page
 
         return feed_page(
             cls,
-            user,
+            checked_user(user),
             cursor=cursor,
             limit=limit,
-            queryset=queryset,
+            queryset=checked_items(cls, queryset, "queryset"),
             excluded_ids=excluded_ids,
-            excluded_queryset=excluded_queryset,
+            excluded_queryset=checked_items(cls, excluded_queryset, "excluded_queryset"),
         )
 
     @classmethod
@@ -218,13 +226,20 @@ class BaseNeuralFeed:
         does. One query. Profiles are written by the workers; to seed one, create a
         :class:`~dnf_django.models.UserFeedProfile`.
         """
+        from dnf_django.arguments import checked_user
         from dnf_django.query import user_vector
 
-        return user_vector(cls, user)
+        return user_vector(cls, checked_user(user))
 
     @classmethod
     def explain(cls, user: Any, item: Any, now: datetime | None = None) -> Explanation:
-        """Why ``item`` (an object or its key) scores what it does for ``user``."""
+        """Why ``item`` (an object or its key) scores what it does for ``user``.
+
+        ``item`` is an instance of the content model or its key (converted as the key
+        field converts it); an instance of another model is :class:`TypeError`, a
+        value that cannot be a key :class:`ValueError`.
+        """
+        from dnf_django.arguments import checked_item, checked_user
         from dnf_django.explanations import explain
 
-        return explain(cls, user, item, now)
+        return explain(cls, checked_user(user), checked_item(cls, item), now)
