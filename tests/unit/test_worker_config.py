@@ -80,3 +80,15 @@ def test_backfill_takes_yes_or_no() -> None:
     assert parser.parse_args([]).backfill is True
     with pytest.raises(SystemExit):
         parser.parse_args(["--backfill", "maybe"])
+
+
+def test_a_redis_url_without_a_scheme_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workers.cli import main
+
+    monkeypatch.setenv("DNF_REDIS_URL", "localhost:6379")
+    assert main(["--database-url", "dbname=x"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("dnf-worker: Redis URL 'localhost:6379' must start with redis://")
+    assert "DNF_REDIS_URL" in error
