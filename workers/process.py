@@ -16,6 +16,7 @@ from workers.database import ThreadConnections
 from workers.dispatch import Dispatcher
 from workers.failures import FailureRecorder
 from workers.health import HealthFile
+from workers.refusals import RELAY, WriteRefusalRecorder, clear_refusal, record_refusal, refusal_of
 from workers.relay import Relay
 from workers.runtime import Runtime
 
@@ -50,6 +51,8 @@ class WorkerProcess:
         if self.config.mode in (Mode.ALL, Mode.ACTORS):
             connections = ThreadConnections(self.config.database_url)
             self.broker.add_middleware(FailureRecorder(connections))
+            # In Redis: a database that refuses writes refuses the failure record too.
+            self.broker.add_middleware(WriteRefusalRecorder(self.broker.client))
             runtime = Runtime(connections, self.dispatcher.send)
             declare_actors(self.broker, runtime, max_retries=self.config.max_retries)
             # Idle consumers poll Redis every worker_timeout ms (default 1000): 100 ms
@@ -65,6 +68,7 @@ class WorkerProcess:
                 self.dispatcher.send,
                 poll_interval=self.config.poll_interval,
                 listen_url=self.config.session_url,
+                on_outcome=self._relay_outcome,
             )
             self._relay_thread = threading.Thread(
                 target=self._relay.run, args=(self._stop,), name="dnf-relay", daemon=True
@@ -81,6 +85,14 @@ class WorkerProcess:
                     name="dnf-backfill",
                     daemon=True,
                 ).start()
+
+    def _relay_outcome(self, failure: BaseException | None) -> None:
+        """Record the relay's refused writes for dnf_status; clear them once it drains."""
+        refusal = None if failure is None else refusal_of(failure)
+        if refusal is not None:
+            record_refusal(self.broker.client, RELAY, refusal)
+        elif failure is None:
+            clear_refusal(self.broker.client, RELAY)
 
     def request_stop(self) -> None:
         """Ask :meth:`wait` to return; safe to call from a signal handler."""

@@ -52,6 +52,7 @@ class Relay:
         poll_interval: float = 2.0,
         limits: BatchLimits | None = None,
         listen_url: str | None = None,
+        on_outcome: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         if batch_size < 1 or poll_interval <= 0:
             raise ValueError("batch_size must be >= 1 and poll_interval > 0")
@@ -61,6 +62,9 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.limits = limits or BatchLimits()
+        # Told of each round's failure, or None once the outbox is drained: the worker
+        # process records the database's refusals where dnf_status reads them.
+        self.on_outcome = on_outcome
         self._conn: psycopg.Connection[Any] | None = None
         # None until the first success: a relay that never reached Postgres is not healthy.
         self._progress_at: float | None = None
@@ -132,11 +136,13 @@ class Relay:
                         self._progress_at = time.monotonic()
                     self._progress_at = time.monotonic()
                     backoff, last_failure = MIN_BACKOFF_S, None
+                    self._report(None)
                     self._wait(listener, stop)
                 except _POSTGRES_LOST as exc:
                     logger.warning("relay lost Postgres (%s); retrying in %.2fs", exc, backoff)
                     listener = self._discard(listener)
                     self.close()
+                    self._report(exc)
                     backoff = self._pause(stop, backoff)
                 except Exception as exc:
                     # Broker down, most likely: the claim rolled back, rows stay in the outbox.
@@ -150,10 +156,21 @@ class Relay:
                         exc_info=type(exc) is not last_failure,
                     )
                     last_failure = type(exc)
+                    self._report(exc)
                     backoff = self._pause(stop, backoff)
         finally:
             self._discard(listener)
             self.close()
+
+    def _report(self, failure: BaseException | None) -> None:
+        """Pass a round's outcome to ``on_outcome``, if any, without ever raising."""
+        if self.on_outcome is None:
+            return
+        try:
+            self.on_outcome(failure)
+        except Exception:
+            # Reporting must not stop the relay; the failure itself is logged above.
+            logger.exception("relay could not report the outcome of a round")
 
     @staticmethod
     def _pause(stop: threading.Event, backoff: float) -> float:
