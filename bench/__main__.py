@@ -16,7 +16,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # Benchmarks in the order `make bench` runs them.
-BENCHMARKS = ("triggers", "ingest", "feed", "backfill", "relay", "status", "quality")
+BENCHMARKS = ("triggers", "ingest", "feed", "backfill", "relay", "latency", "status", "quality")
 # Run only when named: offline studies rather than speed measurements.
 ON_DEMAND = ("quality_study",)
 
