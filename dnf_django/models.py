@@ -158,9 +158,12 @@ class ItemFactor(models.Model):
 
     A rank-``collaborative_dimension`` factorization of the feed's interactions,
     columns scaled by ``1/sqrt(count)``: the inner product of two items' vectors
-    approximates the cosine of their co-interactions (item-kNN, compressed). Rebuilt
-    as a whole by the workers' ``factors`` task; divided by the largest item norm, so
-    against a unit profile the signal lies in [-1, 1].
+    approximates the cosine of their co-interactions (item-kNN, compressed). The item's
+    current like column projected onto the basis (:class:`UserFactor`), refolded by the
+    workers at each of its likes and unlikes; none while no liker has a basis row, nor
+    once the item is gone. Scaled so that against a unit profile the signal of the
+    items of the last rebuild lies in [-w, w], ``w`` the support weight (see
+    ``workers/factorization.py``).
     """
 
     feed_id = models.CharField(max_length=64)
@@ -179,8 +182,35 @@ class ItemFactor(models.Model):
         return f"{self.feed_id}:{self.item_key}"
 
 
+class UserFactor(models.Model):
+    """A user's row of the basis a feed's collaborative vectors are folded into.
+
+    Learned by the workers' ``factors`` task, one row per user who had interactions at
+    the last rebuild (``workers/factorization.py``); an item's vector is the sum of its
+    likers' rows over ``sqrt(likers)``. Users new since then have none until the next.
+    """
+
+    feed_id = models.CharField(max_length=64)
+    # Text, as interaction tables' user keys come in every type.
+    user_key = models.TextField()
+    factor = VectorField()
+
+    class Meta:
+        db_table = "dnf_user_factor"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed_id", "user_key"], name="dnf_user_factor_feed_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id}:{self.user_key}"
+
+
 class FactorState(models.Model):
-    """When a feed's collaborative vectors were built, and when the next build is due."""
+    """When a feed's collaborative basis was built, from how many users, items and
+    interactions, and when the next build is due. ``users`` is the support that weighs
+    the collaborative signal (``workers/factorization.py``)."""
 
     feed_id = models.CharField(max_length=64, primary_key=True)
     built_at = models.DateTimeField(null=True, blank=True)

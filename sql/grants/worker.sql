@@ -7,7 +7,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_user_profile TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_item_stat TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_item_rank TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_rank_state TO {role};
-GRANT SELECT, INSERT, DELETE ON dnf_item_factor TO {role};
+-- Collaborative vectors are refolded in place as likes come; the basis is rebuilt whole.
+GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_item_factor TO {role};
+GRANT SELECT, INSERT, DELETE ON dnf_user_factor TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_factor_state TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_failure TO {role};
 -- Record which model the feed serves (UPDATE: the FOR SHARE lock that orders

@@ -15,6 +15,7 @@ from dnf_core.errors import EncoderError
 from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
+from workers.actors.factors import refresh_likers, write_factors
 from workers.actors.rank import rebase, write_ranks
 from workers.failures import clear_failures, record_failures
 from workers.reembed import serving_identity
@@ -59,14 +60,17 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
         ).fetchall()
     items = [Item(key, text, md5) for key, text, md5 in rows]
     # Items already embedded (or deleted) still need a current rank vector: after an
-    # upgrade, the backfill walk reaches them this way.
+    # upgrade, the backfill walk reaches them this way. A deleted item loses its rank
+    # and collaborative vectors together, so a key reused later inherits neither.
     fetched = {item.key for item in items}
     skipped = [key for key in keys if key not in fetched]
     if skipped:
         with conn.transaction():
             due = write_ranks(conn, spec, skipped)
+            likers = write_factors(conn, spec, skipped)
         if due:
             rebase(runtime, spec)
+        refresh_likers(runtime, spec, likers)
     encoder = load_encoder(spec.encoder)
     written = 0
     for start in range(0, len(items), limits.encode_batch):

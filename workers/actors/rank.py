@@ -15,6 +15,7 @@ from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
+from workers.actors.factors import refresh_likers, write_factors
 from workers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,13 @@ def rebase(runtime: Runtime, spec: FeedSpec) -> None:
 
 
 def refresh_ranks(runtime: Runtime, feed_id: str, keys: list[str]) -> None:
-    """The ``rank`` task: rewrite the rank vectors of ``keys``."""
+    """The ``rank`` task: rewrite the rank vectors of ``keys``, and their collaborative
+    vectors in the same transaction (a truncate names the items it removed here)."""
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     with conn.transaction():
         due = write_ranks(conn, spec, keys)
+        likers = write_factors(conn, spec, keys)
     if due:
         rebase(runtime, spec)
+    refresh_likers(runtime, spec, likers)
