@@ -8,6 +8,8 @@ content and interaction tables (a few hundred ms at a million rows): for people.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,17 +17,26 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from django.db import connections
 
+from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
+from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
 from dnf_django.endpoints import redis_url
 from dnf_django.registry import installed_specs
 from workers.backlog import pending_messages
 from workers.heartbeat import last_heartbeat_age
+from workers.refusals import RELAY, WriteRefusal, write_refusals
 
 # The lag-only count stops here: enough to tell "a few" from "a lot", at a bounded cost.
 OUTBOX_COUNT_CAP = 10_000
 DEFAULT_MAX_LAG_S = 300.0
 _BROKER_TIMEOUT_S = 5.0
+# Work seen waiting with nothing on its way to it, per feed and kind of work: when a
+# status first saw it and a sample of its keys. Kept in Redis, beside the broker state
+# it is judged against; a flushed Redis only restarts the clock.
+WAITING = "dnf:status:waiting"
+# Keys remembered per kind of waiting work: enough that the same work is recognised.
+WAITING_SAMPLE = 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,10 @@ class FeedStatus:
     users_with_interactions: int
     profiles: int
     failures: int
+    # Failures recorded within the status's max_lag and not cleared since.
+    recent_failures: int
+    # "task key: last line of its error" of the latest failure, if any.
+    latest_failure: str | None
     encoder: str
     model: str
 
@@ -119,20 +134,30 @@ def pipeline_status(
     """Read the status; ``problems`` lists every lag beyond ``max_lag_s``.
 
     A lag is an outbox event older than ``max_lag_s``, or messages pending while no
-    worker has heartbeated for ``max_lag_s``; in the full status, a backfill stopped
-    by an error is a problem too. An unreachable broker is a problem too
+    worker has heartbeated for ``max_lag_s``. An unreachable broker is a problem too
     (reported, not raised, so the database's numbers are still shown). ``lag_only``
-    skips the per-feed counts.
+    skips the per-feed counts and the checks below.
+
+    The full status also reports work lost or failing: a backfill stopped by an error;
+    failures recorded within ``max_lag_s``; a write the database refused a worker and
+    no later write of the same feed and task succeeded; and items without a vector of
+    their current text (or users without a profile) that no outbox event or broker
+    message is on its way to, the same ones as a status more than ``max_lag_s`` ago
+    saw (docs/operations.md has each with its fix).
     """
     if max_lag_s <= 0:
         raise ValueError(f"max_lag_s must be positive, not {max_lag_s!r}")
     outbox = _outbox_head(using)
-    feeds = None if lag_only else _feed_statuses(using)
+    specs = None if lag_only else installed_specs(using)
+    feeds = None if specs is None else _feed_statuses(using, specs, max_lag_s)
     broker = _broker_status()
     problems = _problems(outbox, feeds, broker, max_lag_s)
-    if not lag_only:
-        # Not in a probe's status: a stopped backfill is not a lag a restart cures.
+    if specs is not None and feeds is not None:
+        # Not in a probe's status: no restart cures these, and they scan tables.
         problems += _backfill_problems(using)
+        problems += _failure_problems(feeds, max_lag_s)
+        if broker.error is None:
+            problems += _stalled_problems(using, specs, feeds, broker, max_lag_s)
     return PipelineStatus(
         outbox=outbox,
         broker=broker,
@@ -149,11 +174,15 @@ def _outbox_head(using: str) -> OutboxHead:
     return OutboxHead(events=int(events), oldest_event_s=oldest, oldest_feed_id=feed_id)
 
 
-def _feed_statuses(using: str) -> tuple[FeedStatus, ...]:
+def _feed_statuses(
+    using: str, specs: dict[str, FeedSpec], max_lag_s: float
+) -> tuple[FeedStatus, ...]:
     statuses = []
     with connections[using].cursor() as cur:
-        for feed_id, spec in sorted(installed_specs(using).items()):
-            cur.execute(feed_query("feed_status", spec), {"feed_id": feed_id})
+        for feed_id, spec in sorted(specs.items()):
+            cur.execute(
+                feed_query("feed_status", spec), {"feed_id": feed_id, "window_s": max_lag_s}
+            )
             columns = [column.name for column in cur.description]
             counts = dict(zip(columns, cur.fetchone(), strict=True))
             statuses.append(
@@ -174,13 +203,142 @@ def _backfill_problems(using: str) -> list[str]:
     ]
 
 
+def _failure_problems(feeds: tuple[FeedStatus, ...], max_lag_s: float) -> list[str]:
+    """Feeds whose actors recorded failures within ``max_lag_s``, not cleared since."""
+    return [
+        f"feed {feed.feed_id}: {feed.recent_failures} failures in the last {max_lag_s:.0f} s "
+        f"(latest: {feed.latest_failure}); see dnf_failure (the admin's Failures list), fix "
+        f"the cause, then run `python manage.py dnf_retry_failed --feed {feed.feed_id}`"
+        for feed in feeds
+        if feed.recent_failures
+    ]
+
+
+def _stalled_problems(
+    using: str,
+    specs: dict[str, FeedSpec],
+    feeds: tuple[FeedStatus, ...],
+    broker: BrokerStatus,
+    max_lag_s: float,
+) -> list[str]:
+    """Writes the database refused the workers, and work nothing is on its way to."""
+    url = redis_url()
+    client = _redis_client(url)
+    try:
+        problems = [_refusal_problem(refusal) for refusal in write_refusals(client)]
+        if broker.messages == 0:
+            # With messages pending, work may be on its way to anything: nothing to judge.
+            problems += _waiting_problems(using, client, specs, feeds, max_lag_s)
+        return problems
+    except redis.RedisError as exc:
+        return [f"cannot read the broker at {_without_password(url)}: {exc}"]
+    finally:
+        client.close()
+
+
+def _refusal_problem(refusal: WriteRefusal) -> str:
+    if refusal.source == RELAY:
+        writer, retry = "the relay", "the relay retries by itself"
+    else:
+        feed_id, _, task = refusal.source.partition(":")
+        writer = f"the {task} actor of feed {feed_id}"
+        retry = (
+            "refused messages retry by themselves, and `python manage.py dnf_backfill "
+            f"--feed {feed_id} --restart` queues again what ran out of retries"
+        )
+    return (
+        f"the database refused a write of {writer} {refusal.age_s:.0f} s ago ({refusal.error}); "
+        "let the workers write (free disk space, end read-only mode, or grant their role "
+        f"what `python manage.py dnf_grants worker ROLE` prints): {retry}"
+    )
+
+
+def _waiting_problems(
+    using: str,
+    client: redis.Redis,
+    specs: dict[str, FeedSpec],
+    feeds: tuple[FeedStatus, ...],
+    max_lag_s: float,
+) -> list[str]:
+    """Items without a current vector, users without a profile, nothing on its way.
+
+    Called only while the broker holds no message; each query checks the feed's
+    outbox in its own snapshot. One sighting proves nothing (the last message may have
+    been acknowledged between the two reads), so each is remembered in Redis and
+    reported once a status more than ``max_lag_s`` later finds the same keys waiting.
+    """
+    with connections[using].cursor() as cur:
+        cur.execute(load_sql("queries/embedding_model_all"))
+        serving = dict(cur.fetchall())
+    problems = []
+    now = time.time()
+    with connections[using].cursor() as cur:
+        for feed in feeds:
+            if feed.outbox_events:
+                continue  # busy: the outbox lag check covers a stuck outbox
+            spec = specs[feed.feed_id]
+            checks: list[tuple[str, str, TaskKind, str]] = []
+            # A feed a re-embedding moves to another model leaves new items without a
+            # column vector until the swap, by design (see dnf_reembed).
+            if serving.get(feed.feed_id, spec.embedding_identity) == spec.embedding_identity:
+                checks.append(("items", "feed_waiting_items", TaskKind.EMBED, _LOST_ITEMS))
+            # With dislikes, likes and dislikes may cancel out: no profile, by design.
+            if spec.interaction_value_column is None:
+                checks.append(("users", "feed_waiting_profiles", TaskKind.PROFILES, _LOST_USERS))
+            for what, query, task, message in checks:
+                params = {
+                    "feed_id": feed.feed_id,
+                    "task": task.value,
+                    "identity": spec.embedding_identity,
+                    "sample": WAITING_SAMPLE,
+                }
+                if what == "users":
+                    del params["identity"]
+                cur.execute(feed_query(query, spec), params)
+                count, keys = cur.fetchone()
+                waited = _waited(client, f"{feed.feed_id}:{what}", list(keys), now)
+                if waited is not None and waited > max_lag_s:
+                    problems.append(message.format(feed=feed.feed_id, n=count, s=waited))
+    return problems
+
+
+_LOST = (
+    ", and no outbox event or broker message is on its way to them (the same ones for "
+    "{s:.0f} s): their messages were lost (a flushed or restored Redis?); run "
+    "`python manage.py dnf_backfill --feed {feed} --restart`"
+)
+_LOST_ITEMS = "feed {feed}: {n} items have no embedding of their current text" + _LOST
+_LOST_USERS = "feed {feed}: {n} users with interactions on embedded items have no profile" + _LOST
+
+
+def _waited(client: redis.Redis, field: str, keys: list[str], now: float) -> float | None:
+    """Seconds since a status first saw some of ``keys`` waiting; None if none wait.
+
+    Remembers the keys still waiting since then (or, when none is, ``keys`` from now):
+    work that keeps moving never keeps a key long enough to be reported.
+    """
+    if not keys:
+        client.hdel(WAITING, field)
+        return None
+    raw = client.hget(WAITING, field)
+    seen: dict[str, Any] = json.loads(raw) if raw is not None else {"since": now, "keys": []}
+    still = [key for key in keys if key in set(seen["keys"])]
+    since = float(seen["since"]) if still else now
+    client.hset(WAITING, field, json.dumps({"since": since, "keys": still or keys}))
+    return now - since
+
+
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=_BROKER_TIMEOUT_S, socket_connect_timeout=_BROKER_TIMEOUT_S
+    )
+
+
 def _broker_status() -> BrokerStatus:
     url = redis_url()
     shown = _without_password(url)
     try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=_BROKER_TIMEOUT_S, socket_connect_timeout=_BROKER_TIMEOUT_S
-        )
+        client = _redis_client(url)
         try:
             return BrokerStatus(shown, pending_messages(client), last_heartbeat_age(client))
         finally:

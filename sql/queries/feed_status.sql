@@ -8,4 +8,14 @@ SELECT
     (SELECT count(*) FROM {table} c WHERE c.{embedding_hash} IS NULL) AS items_never_embedded,
     (SELECT count(DISTINCT i.{user}) FROM {interactions} i) AS users_with_interactions,
     (SELECT count(*) FROM dnf_user_profile WHERE feed_id = %(feed_id)s) AS profiles,
-    (SELECT count(*) FROM dnf_failure WHERE feed_id = %(feed_id)s) AS failures
+    (SELECT count(*) FROM dnf_failure WHERE feed_id = %(feed_id)s) AS failures,
+    -- Failures recorded (first or again) within the window and not cleared since: a
+    -- success deletes its row, so these are actors failing now, not old history.
+    (SELECT count(*) FROM dnf_failure
+       WHERE feed_id = %(feed_id)s
+         AND last_failed_at > now() - make_interval(secs => %(window_s)s)) AS recent_failures,
+    -- The last line of the latest error: a traceback's last line names the exception.
+    (SELECT task || ' ' || key || ': ' || substring(rtrim(error, E' \n') FROM E'[^\n]*$')
+       FROM dnf_failure
+       WHERE feed_id = %(feed_id)s
+       ORDER BY last_failed_at DESC, id DESC LIMIT 1) AS latest_failure

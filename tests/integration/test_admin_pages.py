@@ -90,13 +90,15 @@ def text_of(html: bytes) -> str:
 def test_status_page_shows_the_numbers_dnf_status_computes(
     staff: Client, movies: list[Movie], broker: None
 ) -> None:
+    # An hour old: a failure within --max-lag would make the status unhealthy.
+    an_hour_ago = timezone.now() - timedelta(hours=1)
     Failure.objects.create(
         feed_id="movies",
         task="embed",
         key=str(movies[-1].pk),
         error="EncoderError: empty",
-        first_failed_at=timezone.now(),
-        last_failed_at=timezone.now(),
+        first_failed_at=an_hour_ago,
+        last_failed_at=an_hour_ago,
     )
     response = staff.get(STATUS_URL)
     assert response.status_code == 200

@@ -15,8 +15,11 @@ class Command(BaseCommand):
         "Per feed: outbox backlog and its oldest event, items never embedded, users "
         "and profiles, failures; broker messages and the last worker heartbeat. Exits "
         "1 when the oldest event or the last heartbeat (with work pending) is older "
-        "than --max-lag, or the broker cannot be read, so it serves as a health check. "
-        "--lag-only reads just the outbox head and the broker, for frequent probes."
+        "than --max-lag, or the broker cannot be read, so it serves as a health check; "
+        "the full status also when work is lost or failing (items or users nothing is on "
+        "its way to, failures within --max-lag, a stopped backfill, writes the database "
+        "refused the workers). --lag-only reads just the outbox head and the broker, for "
+        "frequent probes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
