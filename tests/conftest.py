@@ -142,9 +142,9 @@ def start_worker(
     log = open(log_path, "wb")  # noqa: SIM115 - closed in teardown
 
     def start(**overrides: Any) -> subprocess.Popen[bytes]:
-        config = WorkerConfig(
-            database_url=clean_pipeline, redis_url=redis_url, poll_interval=0.5, **overrides
-        )
+        # Overrides may replace the URLs too: a test may run its worker as another role.
+        defaults = {"database_url": clean_pipeline, "redis_url": redis_url, "poll_interval": 0.5}
+        config = WorkerConfig(**{**defaults, **overrides})
         process = spawn_worker(config, log=log)
         started.append(process)
         return process
