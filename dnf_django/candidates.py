@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from dnf_core.ddl import rank_dimension
 from dnf_core.identifiers import quote_literal
@@ -33,6 +33,11 @@ class CandidatePools:
     cannot carry, rely on, and what users without a profile rank best from: a search
     led by two coordinates of the rank vectors follows the HNSW graph poorly. For a
     user with a profile they shrink to ``*_with_profile``.
+
+    ``covering`` is what the pools must bring together at least, when that many items
+    pass the filters: the freshest pool (else a pool of the newest keys) takes at
+    least that many, which no index search can promise (items without a rank vector,
+    a scan that gives up).
     """
 
     similarity: int = 100
@@ -41,6 +46,7 @@ class CandidatePools:
     collaborative: int = 100
     freshness_with_profile: int = 100
     popularity_with_profile: int = 100
+    covering: int = 0
 
 
 def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -89,18 +95,24 @@ def candidate_ids_sql(
     # The caller's filters, compiled once for every pool that joins against them.
     keys = compiled(items.order_by().values("pk"))
     if _rank_pool(rank, pools):
-        parts.append(_rank_candidates(spec, keys, rank, pools.similarity))
+        parts.append(_rank_candidates(spec, keys, rank, pools.similarity, pools.covering))
     if _factor_pool(rank, pools):
-        parts.append(_factor_candidates(spec, keys, rank, pools.collaborative))
-    if freshness_order is not None and pools.freshness:
-        freshest_sql, freshest_params = compiled(items.order_by(freshness_order).values("pk"))
+        parts.append(_factor_candidates(spec, keys, rank, pools.collaborative, pools.covering))
+    if (freshness_order is not None and pools.freshness) or pools.covering:
+        # Without a freshness order the newest keys cover instead (the key's index,
+        # read backwards).
+        order = freshness_order if freshness_order is not None else F("pk").desc()
+        freshest_sql, freshest_params = compiled(items.order_by(order).values("pk"))
         freshest = render_sql("feed/freshest_candidates", items=freshest_sql)
         parts.append(
             _sized_pool(
                 rank,
                 lambda size: (freshest, (*freshest_params, size)),
-                pools.freshness,
-                pools.freshness_with_profile,
+                max(pools.freshness if freshness_order is not None else 0, pools.covering),
+                max(
+                    pools.freshness_with_profile if freshness_order is not None else 0,
+                    pools.covering,
+                ),
             )
         )
     if pools.popularity:
@@ -117,7 +129,7 @@ def candidate_ids_sql(
         )
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
-        return compiled(items.values("pk")[: pools.freshness or 100])
+        return compiled(items.values("pk")[: max(pools.freshness, pools.covering) or 100])
     sql = " UNION ".join(f"({part})" for part, _ in parts)
     return sql, tuple(param for _, params in parts for param in params)
 
@@ -151,7 +163,7 @@ def _factor_pool(rank: RankQuery, pools: CandidatePools) -> bool:
 
 
 def _rank_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int, page: int
 ) -> tuple[str, tuple[Any, ...]]:
     # Scores are compared, never returned, so the query vector may be scaled: with a
     # profile it is divided by |w_s|, which keeps the profile as stored but for w_s's
@@ -169,21 +181,21 @@ def _rank_candidates(
     )
     params = (
         *keys[1],
-        rank.freshness,
-        rank.now,
-        rank.popularity,
         sign,
         scale,
         *profile_params,
+        rank.freshness,
+        rank.now,
+        rank.popularity,
         rank.iterative_scan,
-        str(rank.ef_search),
+        str(_ef_search(rank.ef_search, page)),
         limit,
     )
     return sql, params
 
 
 def _factor_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int, page: int
 ) -> tuple[str, tuple[Any, ...]]:
     assert rank.collaborative_profile is not None
     profile, profile_params = rank.collaborative_profile
@@ -195,10 +207,17 @@ def _factor_candidates(
         *profile_params,
         *profile_params,
         rank.iterative_scan,
-        str(rank.ef_search_collaborative),
+        str(_ef_search(rank.ef_search_collaborative, page)),
         limit,
     )
     return sql, params
+
+
+def _ef_search(setting: int, page: int) -> int:
+    """The beam of a search for a page of ``page`` items: with ``hnsw.iterative_scan``
+    off a scan returns at most ``ef_search`` rows, so a page larger than the setting
+    widens it, up to pgvector's largest, 1,000. Pages up to the setting keep it."""
+    return max(setting, min(page, 1000))
 
 
 def _index_pool_sql(

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_EF_SEARCH": 300,
     "HNSW_EF_SEARCH_COLLABORATIVE": 200,
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # The largest ``limit`` get_feed and get_page take: every limit up to it is
+    # answered in full; above it, a ValueError (not a database error).
+    "MAX_LIMIT": 1000,
     # Items one chain of get_page cursors may show; the cursor carries their keys.
     "PAGE_MAX_ITEMS": 1000,
     "REDIS_URL": None,
@@ -122,6 +125,9 @@ RULES: dict[str, tuple[Any, str]] = {
         "'off', 'strict_order' or 'relaxed_order'",
     ),
     "PAGE_MAX_ITEMS": (_positive_int, "a positive integer"),
+    # pgvector's search beam tops out at 1,000, and a candidate pool grows with the
+    # limit: past 10,000 a request would be a table scan in all but name.
+    "MAX_LIMIT": (lambda v: _positive_int(v) and v <= 10000, "an integer in 1..10000"),
     "REDIS_URL": (
         lambda v: v is None or is_redis_url(v),
         f"None or a URL starting with {', '.join(REDIS_URL_SCHEMES)}",

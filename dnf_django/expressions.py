@@ -66,7 +66,11 @@ class ExponentialDecay(Func):
         timestamp, now, half_life = parts
         # Future timestamps count as brand new rather than scoring above 1.
         age = f"greatest(extract(epoch from ({now} - {timestamp}))::float8, 0)"
-        return f"coalesce(exp(-ln(2) * {age} / {half_life}), 0)", params
+        # Postgres raises on underflow: exp() below -745 (an item ~1,075 half-lives
+        # older than the clock) is an error, not 0. NULLIF turns those into 0, which
+        # is what the float8 result rounds to anyway.
+        exponent = f"nullif(greatest(-ln(2) * {age} / {half_life}, -745.0), -745.0)"
+        return f"coalesce(exp({exponent}), 0)", params
 
 
 class SqlTemplate(Expression):

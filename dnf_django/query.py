@@ -9,7 +9,7 @@ search settings itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import reduce
 from operator import add
 from typing import Any
@@ -149,6 +149,7 @@ def rank_feed(
     """Candidates of ``feed`` for ``user``, scored and ordered by score then key."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    check_limit(limit)
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
     items = queryset if queryset is not None else model._default_manager.all()
@@ -162,7 +163,7 @@ def rank_feed(
         items = items.filter(not_interacted(spec, user))
 
     profile = user_profile(feed, spec, user)
-    now = now or timezone.now()
+    now = clock(now)
     _, freshest_first = _freshness(feed, now)
     rank = _rank_query(feed, profile, now)
     pools = _pools(feed, rank, limit)
@@ -242,6 +243,49 @@ def _key(pk: Any, key: Any) -> Any:
 def _quoted(key: Any) -> str:
     # Inside a double-quoted array element only backslash and double quote are special.
     return '"' + str(key).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def check_limit(limit: int) -> None:
+    """Raise ValueError when ``limit`` is above the ``MAX_LIMIT`` setting: up to it,
+    every request gets ``min(limit, items that pass its filters)`` items."""
+    bound = feed_setting("MAX_LIMIT")
+    if limit > bound:
+        raise ValueError(
+            f"limit must be at most MAX_LIMIT ({bound}), got {limit}; "
+            "raise DJANGO_NEURAL_FEED['MAX_LIMIT'] or page with get_page"
+        )
+
+
+# The clocks a feed ranks with: what both Python's datetime and Postgres's timestamptz
+# hold, in UTC. Inside it any clock works, at any half-life (the rank query rebases
+# its freshness coordinate in float8; see sql/feed/rank_candidates.sql).
+CLOCK_MIN = datetime(1, 1, 2, tzinfo=UTC)
+CLOCK_MAX = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def clock(now: datetime | None) -> datetime:
+    """The clock a request ranks with: ``now``, else the current time.
+
+    Raises ValueError for a naive datetime (which time zone it means is a guess, and
+    a wrong guess shifts every freshness) and for one outside
+    [:data:`CLOCK_MIN`, :data:`CLOCK_MAX`].
+    """
+    if now is None:
+        return timezone.now()
+    if not isinstance(now, datetime):
+        raise ValueError(f"now must be a datetime, got {type(now).__name__}")
+    if timezone.is_naive(now):
+        raise ValueError(f"now must be timezone-aware, got the naive datetime {now}")
+    try:
+        utc = now.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not CLOCK_MIN <= utc <= CLOCK_MAX:
+        raise ValueError(
+            f"now must lie between {CLOCK_MIN.date().isoformat()} and "
+            f"{CLOCK_MAX.date().isoformat()} UTC, got {now}"
+        )
+    return now
 
 
 def excludes_interacted(feed: Any) -> bool:
@@ -330,21 +374,34 @@ def _rank_query(feed: Any, profile: Profile | None, now: datetime) -> RankQuery:
 
 
 def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
-    """Pool sizes from the settings. For a user with a profile the rank vectors carry
-    built-in freshness and popularity, so those signals' own pools then only guard
-    against filters starving the search, and contribute at most ``limit`` each."""
-    searched = feed_setting("CANDIDATES_SIMILARITY") > 0 and rank.profile is not None
-    freshness = feed_setting("CANDIDATES_FRESHNESS")
-    popularity = feed_setting("CANDIDATES_POPULARITY")
+    """Pool sizes from the settings, each grown to ``limit`` when that is larger (a
+    pool turned off with 0 stays off). For a user with a profile the rank vectors
+    carry built-in freshness and popularity, so those signals' own pools then only
+    guard against filters starving the search, and contribute ``limit`` each.
+
+    ``covering`` is ``limit``: the freshest pool (or, without one, the newest keys)
+    brings that many of the items that pass the filters whatever the other pools
+    find, so a page holds ``limit`` items whenever that many exist. At the default
+    sizes and ``limit`` <= 100 every pool keeps its size: the common request is the
+    same query as before."""
+
+    def grown(size: int) -> int:
+        return max(size, limit) if size else 0
+
+    similarity = grown(feed_setting("CANDIDATES_SIMILARITY"))
+    searched = similarity > 0 and rank.profile is not None
+    freshness = grown(feed_setting("CANDIDATES_FRESHNESS"))
+    popularity = grown(feed_setting("CANDIDATES_POPULARITY"))
     guarded_freshness = searched and _built_in_freshness(feed)
     guarded_popularity = searched and _built_in_popularity(feed)
     return CandidatePools(
-        similarity=feed_setting("CANDIDATES_SIMILARITY"),
+        similarity=similarity,
         freshness=freshness,
         popularity=popularity,
-        collaborative=feed_setting("CANDIDATES_COLLABORATIVE"),
+        collaborative=grown(feed_setting("CANDIDATES_COLLABORATIVE")),
         freshness_with_profile=min(freshness, limit) if guarded_freshness else freshness,
         popularity_with_profile=min(popularity, limit) if guarded_popularity else popularity,
+        covering=limit,
     )
 
 
