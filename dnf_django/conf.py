@@ -45,8 +45,12 @@ DEFAULTS: dict[str, Any] = {
     # The largest ``limit`` get_feed and get_page take: every limit up to it is
     # answered in full; above it, a ValueError (not a database error).
     "MAX_LIMIT": 1000,
-    # Items one chain of get_page cursors may show; the cursor carries their keys.
+    # Items one chain of get_page cursors may show; the chain's shown keys are kept
+    # server-side (dnf_django.models.ShownPage), not in the cursor.
     "PAGE_MAX_ITEMS": 1000,
+    # Seconds a chain of get_page cursors lives after its first page: an older cursor
+    # raises InvalidCursor, and the chain's stored pages are purged.
+    "CURSOR_MAX_AGE": 86400,
     "REDIS_URL": None,
 }
 
@@ -128,6 +132,7 @@ RULES: dict[str, tuple[Any, str]] = {
     # pgvector's search beam tops out at 1,000, and a candidate pool grows with the
     # limit: past 10,000 a request would be a table scan in all but name.
     "MAX_LIMIT": (lambda v: _positive_int(v) and v <= 10000, "an integer in 1..10000"),
+    "CURSOR_MAX_AGE": (_positive_int, "a positive integer (seconds)"),
     "REDIS_URL": (
         lambda v: v is None or is_redis_url(v),
         f"None or a URL starting with {', '.join(REDIS_URL_SCHEMES)}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from pgvector.django import HalfVectorField, VectorField
@@ -316,3 +317,30 @@ class FeedPreview(models.Model):
         default_permissions = ("view",)
         verbose_name = "feed preview"
         verbose_name_plural = "feed preview"
+
+
+class ShownPage(models.Model):
+    """One page a ``get_page`` chain has shown: the keys it showed, in order.
+
+    The cursor carries only the chain and the page number (signed); the next page
+    leaves out the chain's stored keys inside the feed query, so a cursor stays the
+    same size however long the chain, and reveals nothing of what it showed. A
+    replayed cursor finds its page here and shows it again. Pages of chains older
+    than ``CURSOR_MAX_AGE`` are purged as new pages are written; see
+    ``dnf_django.pages``.
+    """
+
+    chain = models.UUIDField()
+    page = models.PositiveIntegerField()
+    # Keys as text: one table serves every content key type; the feed query casts back.
+    keys = ArrayField(models.TextField())
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "dnf_shown_page"
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "page"], name="dnf_shown_page_chain_page")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain} page {self.page}"

@@ -8,3 +8,5 @@ GRANT SELECT, INSERT ON dnf_outbox TO {role};
 GRANT SELECT ON dnf_feed, dnf_user_profile, dnf_item_stat TO {role};
 GRANT SELECT ON dnf_item_rank, dnf_rank_state, dnf_item_factor, dnf_embedding_model TO {role};
 GRANT SELECT, DELETE ON dnf_failure TO {role};
+-- get_page keeps each chain's shown keys, and purges expired chains as it writes.
+GRANT SELECT, INSERT, DELETE ON dnf_shown_page TO {role};

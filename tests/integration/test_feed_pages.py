@@ -89,8 +89,9 @@ def test_likes_and_new_items_between_pages_repeat_nothing_and_keep_the_clock(
     Movie.objects.filter(pk=fresh.pk).update(embedding=vector(fresh.title))
     FeedItemStat.objects.filter(item_key=str(shown[0])).update(interactions=1000)
     while page.next_cursor is not None:
-        # A later wall clock: freshness must still be measured at ``start``.
-        with mock.patch("dnf_django.pages.timezone.now", return_value=start + timedelta(days=10)):
+        # A later wall clock (within CURSOR_MAX_AGE): freshness must still be measured
+        # at ``start``.
+        with mock.patch("dnf_django.pages.timezone.now", return_value=start + timedelta(hours=20)):
             page = MovieFeed.get_page(user, cursor=page.next_cursor, limit=10)
         for movie in page.items:
             age_h = max((start - movie.published_at).total_seconds(), 0) / 3600

@@ -257,6 +257,7 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
     assert feed.explain(user, str(top[0].pk), now=now).score == pytest.approx(top[0].score)
 
     total = _posts(feed).objects.count()
+    assert len(list(feed.get_feed(user, limit=total + 5, now=now))) == total
     shown: list[Any] = []
     cursor = None
     while True:
@@ -265,7 +266,14 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
+        # The chain's keys stay server-side: the cursor does not grow with them.
+        assert len(cursor) <= 256
     assert len(shown) == len(set(shown)) == total
+    # A replayed cursor shows its page again, in the same order.
+    assert cursor is not None
+    assert [post.pk for post in feed.get_page(user, cursor=cursor, limit=4).items] == [
+        post.pk for post in page.items
+    ]
 
     excluded = list(feed.get_feed(user, limit=total, excluded_ids=[top[0].pk]))
     assert top[0].pk not in {post.pk for post in excluded}
