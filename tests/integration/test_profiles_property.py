@@ -1,5 +1,7 @@
 """Property: after any sequence of writes, once the pipeline is idle, every embedding,
-profile and count equals a recomputation from scratch (real triggers, relay, workers).
+profile and count equals a recomputation from scratch (real triggers, relay, workers),
+and every collaborative vector equals its fold into the basis of the last rebuild
+(rebuilds run during the writes, and likes fold in between them).
 
 Two feeds: the catalog's likes (m2m), and reactions with likes, dislikes and neutral
 rows (model mode with a value field), whose users may have dislikes alone.
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_core.encoders import HashingEncoder
-from dnf_django.models import FeedItemStat, ItemFactor, UserFeedProfile
+from dnf_django.models import FeedItemStat, ItemFactor, UserFactor, UserFeedProfile
 from tests.conftest import wait_until
 from tests.feedapp.feeds import ReactionFeed
 from tests.feedapp.models import Article, Reaction
@@ -70,8 +72,39 @@ def apply(operation: tuple[Any, ...], users: list[User]) -> None:
             users[user].liked_movies.clear()
 
 
+def check_factors(feed_id: str, likers: dict[int, set[str]]) -> dict[int, np.ndarray]:
+    """Every item's collaborative vector is its likers' basis rows summed over
+    sqrt(likers) (workers/factorization.py), none where no liker has a basis row and
+    none for items that are gone; the vectors, by item key."""
+    basis = {
+        f.user_key: np.asarray(f.factor, dtype=np.float64)
+        for f in UserFactor.objects.filter(feed_id=feed_id)
+    }
+    factors = {
+        int(f.item_key): np.asarray(f.factor, dtype=np.float64)
+        for f in ItemFactor.objects.filter(feed_id=feed_id)
+    }
+    expected = {}
+    for item, users in likers.items():
+        known = [basis[u] for u in sorted(users) if u in basis]
+        if known:
+            expected[item] = np.sum(known, axis=0) / np.sqrt(len(users))
+    assert set(factors) == set(expected), f"basis of {sorted(basis)}, likes {likers}"
+    for item, vector in expected.items():
+        np.testing.assert_allclose(factors[item], vector, atol=1e-6)
+    return factors
+
+
 def check_against_recomputation(users: list[User]) -> None:
-    window = MovieFeed.get_spec().window
+    # One snapshot: a collaborative rebuild may commit between two reads otherwise.
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        check_snapshot(users)
+
+
+def check_snapshot(users: list[User]) -> None:
+    window_size = MovieFeed.get_spec().window
     vectors: dict[int, np.ndarray] = {}
     for movie in Movie.objects.all():
         text = f"{movie.title} {movie.genres} {movie.tags}"
@@ -82,17 +115,31 @@ def check_against_recomputation(users: list[User]) -> None:
         else:
             assert movie.embedding is None
     likes = Movie.likes.through.objects.order_by("-id")
+    likers: dict[int, set[str]] = {movie.pk: set() for movie in Movie.objects.all()}
+    for like in likes:
+        likers[like.movie_id].add(str(like.user_id))
+    factors = check_factors("movies", likers)
     for user in users:
-        recent = [
-            vectors[like.movie_id] for like in likes.filter(user=user) if like.movie_id in vectors
+        window = [like.movie_id for like in likes.filter(user=user) if like.movie_id in vectors][
+            :window_size
         ]
+        recent = [vectors[movie] for movie in window]
         profile = UserFeedProfile.objects.filter(user=user, feed_id="movies").first()
         if not recent:
             assert profile is None
             continue
-        mean = np.mean(recent[:window], axis=0)
+        mean = np.mean(recent, axis=0)
         assert profile is not None
         np.testing.assert_allclose(profile.embedding, mean / np.linalg.norm(mean), atol=1e-5)
+        collaborative = [factors[movie] for movie in window if movie in factors]
+        if not collaborative:
+            assert profile.collaborative is None
+            continue
+        direction = np.mean(collaborative, axis=0)
+        if np.linalg.norm(direction) > 1e-6:
+            np.testing.assert_allclose(
+                profile.collaborative, direction / np.linalg.norm(direction), atol=1e-5
+            )
     counts = dict(
         FeedItemStat.objects.filter(feed_id="movies").values_list("item_key", "interactions")
     )
@@ -105,7 +152,12 @@ def test_profiles_match_a_recomputation_after_any_writes(
     start_worker: Callable[..., object],
     clean_pipeline: str,
     redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Rebuilds a second after likes, at most every 3 s: between them, likes fold into
+    # the last basis, and the check meets both states.
+    monkeypatch.setenv("DNF_FACTORS_DELAY_S", "1")
+    monkeypatch.setenv("DNF_FACTORS_INTERVAL_S", "3")
     start_worker(threads=4)
     users = [User.objects.create(username=f"user{i}") for i in range(3)]
     broker = redis.Redis.from_url(redis_url)
@@ -207,10 +259,10 @@ def check_signed_against_recomputation(users: list[User]) -> None:
                 vectors[article.pk] = np.asarray(article.embedding, dtype=np.float64)
             else:
                 assert article.embedding is None
-        factors = {
-            int(f.item_key): np.asarray(f.factor, dtype=np.float64)
-            for f in ItemFactor.objects.filter(feed_id=spec.feed_id)
-        }
+        likers: dict[int, set[str]] = {article.pk: set() for article in Article.objects.all()}
+        for reaction in Reaction.objects.filter(value__gt=0):
+            likers[reaction.article_id].add(str(reaction.user_id))
+        factors = check_factors(spec.feed_id, likers)
         reactions = Reaction.objects.order_by("-reacted_at", "-id")
         for user in users:
             window = [
@@ -249,9 +301,10 @@ def test_signed_profiles_match_a_recomputation_after_any_writes(
     redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Collaborative vectors rebuilt during the run, so profiles are checked against them.
+    # Collaborative vectors rebuilt during the run (and folded into between rebuilds),
+    # so profiles are checked against them.
     monkeypatch.setenv("DNF_FACTORS_DELAY_S", "0.2")
-    monkeypatch.setenv("DNF_FACTORS_INTERVAL_S", "0")
+    monkeypatch.setenv("DNF_FACTORS_INTERVAL_S", "2")
     start_worker(threads=4)
     users = [User.objects.create(username=f"user{i}") for i in range(3)]
     broker = redis.Redis.from_url(redis_url)
