@@ -14,7 +14,7 @@ from typing import Any
 
 from dnf_core.identifiers import quote_identifier, quote_literal
 from dnf_core.spec import FeedSpec
-from dnf_core.sqlfiles import render_sql
+from dnf_core.sqlfiles import placeholders, render_sql
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class DdlVersions:
     rank: int = 0
     # The collaborative vectors' index, which came with rank vectors as version 1.
     factor: int = 1
+    # 0: installed before users without a profile had an index of their own.
+    cold: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -38,6 +40,7 @@ class DdlVersions:
             "index": self.index,
             "rank": self.rank,
             "factor": self.factor,
+            "cold": self.cold,
         }
 
     @classmethod
@@ -45,7 +48,7 @@ class DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=2, index=3, rank=1, factor=2)
+CURRENT = DdlVersions(triggers=2, index=3, rank=1, factor=2, cold=1)
 
 # Rank vectors: the embedding, then freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
@@ -165,6 +168,11 @@ def factor_index_name(spec: FeedSpec) -> str:
     return f"dnf_factor_{spec.feed_id}"
 
 
+def cold_index_name(spec: FeedSpec) -> str:
+    """Name of the partial GiST index over ``spec``'s rank coordinates (fresh, pop)."""
+    return f"dnf_cold_{spec.feed_id}"
+
+
 def _feed_indexes(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[int, str, int]]:
     """Template, then (template version, index name, dimension), of each per-feed index."""
     if versions.rank == 0:
@@ -172,6 +180,8 @@ def _feed_indexes(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[int,
     indexes = {"rank": (versions.rank, rank_index_name(spec), rank_dimension(spec))}
     if spec.collaborative_dimension:
         indexes["factor"] = (versions.factor, factor_index_name(spec), spec.collaborative_dimension)
+    if versions.cold:
+        indexes["cold"] = (versions.cold, cold_index_name(spec), 2)
     return indexes
 
 
@@ -187,12 +197,21 @@ def _index_parts(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[Any, 
         )
     if "factor" in indexes:
         parts["factor"] = indexes["factor"]
+    if "cold" in indexes:
+        parts["cold"] = indexes["cold"]
     return parts
+
+
+def _render_index(template: str, **fragments: str) -> str:
+    """``template`` with the fragments it takes (an index without a dimension, or whose
+    drop leaves its rows, takes fewer than the others)."""
+    wanted = placeholders(template)
+    return render_sql(template, **{k: v for k, v in fragments.items() if k in wanted})
 
 
 def _create_rank(spec: FeedSpec, versions: DdlVersions, only: set[str] | None = None) -> list[str]:
     return [
-        render_sql(
+        _render_index(
             f"indexes/{template}_v{version}",
             index=quote_identifier(name),
             dimension=str(dimension),
@@ -205,7 +224,7 @@ def _create_rank(spec: FeedSpec, versions: DdlVersions, only: set[str] | None = 
 
 def _drop_rank(spec: FeedSpec, versions: DdlVersions, only: set[str] | None = None) -> list[str]:
     return [
-        render_sql(
+        _render_index(
             f"indexes/{template}_drop_v{version}",
             index=quote_identifier(name),
             feed_literal=quote_literal(spec.feed_id),

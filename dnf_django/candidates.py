@@ -127,6 +127,8 @@ def candidate_ids_sql(
                 pools.popularity_with_profile,
             )
         )
+    if rank.freshness or rank.popularity:
+        parts.append(_cold_candidates(spec, keys, rank, max(pools.freshness, pools.popularity)))
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
         return compiled(items.values("pk")[: max(pools.freshness, pools.covering) or 100])
@@ -192,6 +194,29 @@ def _rank_candidates(
         limit,
     )
     return sql, params
+
+
+def _cold_candidates(
+    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The best freshness and popularity score, for a user without a profile: exact,
+    from the feed's GiST index (the freshest and the most popular pools alone miss
+    items that are only fairly fresh and fairly popular). Skipped when the user has
+    a profile: then the rank search ranks by all signals at once."""
+    sql = render_sql(
+        "feed/cold_candidates",
+        items=keys[0],
+        key_type=spec.content_key_type,
+        feed_literal=quote_literal(spec.feed_id),
+    )
+    params = (*keys[1], rank.freshness, rank.popularity, rank.now, limit)
+    if rank.profile is None:
+        return sql, params
+    profile, profile_params = rank.profile
+    return (
+        render_sql("feed/pool_without_profile", pool=sql, profile=profile),
+        (*params, *profile_params),
+    )
 
 
 def _factor_candidates(

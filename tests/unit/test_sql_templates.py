@@ -120,3 +120,16 @@ def test_old_ddl_versions_render_their_own_names(spec: FeedSpec) -> None:
     name = index_name(long, DdlVersions(triggers=2, index=2))
     assert name is not None and len(name) <= 63
     assert index_name(spec) is None
+
+
+def test_users_without_a_profile_get_an_index_of_their_own(spec: FeedSpec) -> None:
+    assert (
+        'CREATE INDEX IF NOT EXISTS "dnf_cold_articles" ON dnf_item_rank\n'
+        "    USING gist (point(fresh, pop))\n    WHERE feed_id = 'articles';"
+    ) in install_sql(spec)
+    assert 'DROP INDEX IF EXISTS "dnf_cold_articles";' in uninstall_sql(spec)
+    # A feed installed before it gets the index, and keeps its rank vectors.
+    upgrade = change_sql(spec, dataclasses.replace(CURRENT, cold=0), spec)
+    assert 'CREATE INDEX IF NOT EXISTS "dnf_cold_articles"' in upgrade
+    assert "DELETE FROM dnf_item_rank" not in upgrade
+    assert "dnf_cold_articles" not in uninstall_sql(spec, dataclasses.replace(CURRENT, cold=0))

@@ -1,0 +1,2 @@
+-- The index only: its rows are the rank vectors' own, which stay.
+DROP INDEX IF EXISTS {index};
