@@ -33,7 +33,6 @@ from dnf_core.evaluation.report import EvaluationReport
 from dnf_core.evaluation.split import HoldOut
 from dnf_django.endpoints import redis_url
 from dnf_django.evaluation.loading import copy_own_tables, load_dataset
-from dnf_django.evaluation.pipeline import run_worker_until_idle
 from dnf_django.evaluation.scratch import (
     drop_foreign_keys,
     scratch_database,
@@ -41,6 +40,7 @@ from dnf_django.evaluation.scratch import (
     set_encoder,
 )
 from dnf_django.models import UserFeedProfile
+from dnf_django.pipeline_runs import run_worker_until_idle
 from dnf_django.registry import installed_specs, registered_feeds
 
 # The upstream formula's profile window (django-neural-feed's default).

@@ -1,4 +1,9 @@
-"""Run a real worker on the scratch database until the pipeline has nothing left to do."""
+"""Run a real worker on a database until the pipeline has nothing left to do.
+
+The demo and ``dnf_evaluate`` both fill a database and need every item embedded and
+every profile built before they read feeds; they share this instead of each waiting
+in its own way. Tests that need no worker process use :mod:`dnf_django.testing`.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ def run_worker_until_idle(
     progress: bool,
     factors_of: str | None = None,
 ) -> None:
-    """Start ``dnf-worker`` on the scratch database, wait until idle, stop it.
+    """Start ``dnf-worker`` on ``database_url``, wait until idle, stop it.
 
     The worker embeds the items (content triggers queued them), builds profiles and
     counts from the replayed interactions; nothing is backfilled behind the triggers.
