@@ -48,7 +48,7 @@ class DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=2, index=3, rank=1, factor=2, cold=1)
+CURRENT = DdlVersions(triggers=3, index=3, rank=1, factor=2, cold=1)
 
 # Rank vectors: the embedding, then freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3

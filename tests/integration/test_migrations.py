@@ -30,7 +30,7 @@ def test_a_changed_spec_gets_a_migration_that_swaps_the_sql(
     (migration,) = pending_migrations([MovieFeed])
     new = migration.spec
     assert new.text_columns == ("title",) and new.fingerprint != old.fingerprint
-    assert migration.name == "0009_dnf_movies"
+    assert migration.name == "0010_dnf_movies"
     namespace: dict[str, object] = {}
     exec(compile(migration.source, migration.name, "exec"), namespace)  # it is valid Python
     (operation,) = namespace["Migration"].operations  # type: ignore[attr-defined]
@@ -136,11 +136,18 @@ def test_feeds_installed_with_older_templates_get_an_upgrade_migration() -> None
     assert "dnf_rank_movies" not in forward
     # Then an index of their own for users without a profile; rank vectors stay.
     cold = loader.disk_migrations[("catalog", "0008_dnf_movies")]
-    assert DdlVersions.from_dict(cold.dnf_feed["ddl"]) == CURRENT
+    assert DdlVersions.from_dict(cold.dnf_feed["ddl"]) == DdlVersions(2, 3, 1, 2, cold=1)
     forward, backward = cold.operations[0].sql, cold.operations[0].reverse_sql
     assert 'CREATE INDEX IF NOT EXISTS "dnf_cold_movies"' in forward
     assert "DELETE FROM dnf_item_rank" not in forward
     assert 'DROP INDEX IF EXISTS "dnf_cold_movies"' in backward
+    # Then triggers that a bulk import can pause: only the triggers are replaced.
+    pausable = loader.disk_migrations[("catalog", "0009_dnf_movies")]
+    assert DdlVersions.from_dict(pausable.dnf_feed["ddl"]) == CURRENT
+    forward, backward = pausable.operations[0].sql, pausable.operations[0].reverse_sql
+    assert 'DROP FUNCTION IF EXISTS "dnf_movies_content_v2"()' in forward
+    assert "dnf.capture_paused" in forward and "INDEX" not in forward
+    assert 'CREATE FUNCTION "dnf_movies_content_v2"()' in backward
     spec, versions = installed_spec(loader, "catalog", "movies")
     assert versions == CURRENT and spec.fingerprint == MovieFeed.get_spec().fingerprint
-    assert "dnf_movies_content_v2" in install_sql(spec)
+    assert "dnf_movies_content_v3" in install_sql(spec)

@@ -60,7 +60,7 @@ def test_install_creates_statement_triggers_for_every_event(spec: FeedSpec) -> N
 def test_uninstall_drops_what_install_creates(spec: FeedSpec) -> None:
     sql = uninstall_sql(spec)
     assert sql.count("DROP TRIGGER IF EXISTS") == 8
-    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v2"()' in sql
+    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v3"()' in sql
     assert 'DROP INDEX IF EXISTS "dnf_rank_articles"' in sql
     assert "DELETE FROM dnf_item_rank WHERE feed_id = 'articles'" in sql
     assert "DELETE FROM dnf_feed WHERE feed_id = 'articles'" in sql
@@ -133,3 +133,18 @@ def test_users_without_a_profile_get_an_index_of_their_own(spec: FeedSpec) -> No
     assert 'CREATE INDEX IF NOT EXISTS "dnf_cold_articles"' in upgrade
     assert "DELETE FROM dnf_item_rank" not in upgrade
     assert "dnf_cold_articles" not in uninstall_sql(spec, dataclasses.replace(CURRENT, cold=0))
+
+
+def test_bulk_imports_can_pause_the_captures_a_backfill_walk_redoes(spec: FeedSpec) -> None:
+    sql = install_sql(spec)
+    # One read of the transaction-local setting per trigger function, i.e. per statement.
+    assert sql.count("current_setting('dnf.capture_paused', true)") == 2
+    assert sql.count("&& ARRAY['*', 'articles'] THEN\n        RETURN NULL;") == 2
+    # Content: inserts and text updates (the items walk finds stale hashes); interactions:
+    # inserts only (the walk replays the pairs that exist, not those taken away).
+    assert "IF TG_OP IN ('INSERT', 'UPDATE')\n       AND string_to_array" in sql
+    assert "IF TG_OP = 'INSERT'\n       AND string_to_array" in sql
+    # Installed before v3, the triggers are replaced; the v2 functions stay untouched.
+    assert 'DROP FUNCTION IF EXISTS "dnf_articles_content_v2"()' in change_sql(
+        spec, dataclasses.replace(CURRENT, triggers=2), spec
+    )

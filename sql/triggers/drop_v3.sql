@@ -1,0 +1,5 @@
+DROP TRIGGER IF EXISTS {on_insert} ON {table};
+DROP TRIGGER IF EXISTS {on_update} ON {table};
+DROP TRIGGER IF EXISTS {on_delete} ON {table};
+DROP TRIGGER IF EXISTS {on_truncate} ON {table};
+DROP FUNCTION IF EXISTS {function}();
