@@ -7,21 +7,25 @@ interaction table the same way so that every profile and count gets built; the
 relay and actors do the rest exactly as for live writes. Each batch is one short
 statement that records where it stopped, so writers are never blocked and an
 interrupted backfill resumes where it was. Workers start it by themselves for
-feeds that never finished one; ``manage.py dnf_backfill`` runs it on demand.
+feeds that never finished one, and again when a bulk import that paused capture
+hands a feed back (``dnf_django.capture``); ``manage.py dnf_backfill`` runs it on
+demand.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from dnf_core.errors import BackfillError
+from dnf_core.errors import BackfillError, NeuralFeedError
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
@@ -32,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 PHASES = ("items", "interactions")
 DEFAULT_BATCH = 2000
+# A running worker looks for unfinished backfills this often even without being told,
+# which covers a hand-back notified while its connection was down.
+RECHECK_S = 60.0
+# How often a waiting worker looks at its stop event.
+STOP_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class Progress:
     queued: int
     done: bool
     last_key: str | None = None
+    # Names the walk this position belongs to; None before its first batch is saved.
+    started_at: datetime | None = None
 
 
 def backfill(
@@ -105,14 +116,15 @@ def _load(
 ) -> Progress:
     fresh = Progress(feed_id, phase, 0, total, 0, False)
     if restart:
-        _save(conn, fresh, restart=True)
-        return fresh
+        return replace(fresh, started_at=_save(conn, fresh, restart=True))
     row = conn.execute(load_sql("queries/backfill_state"), {"feed_id": feed_id, "phase": phase})
     found = row.fetchone()
     if found is None:
         return fresh
-    last_key, scanned, queued, done = found
-    return Progress(feed_id, phase, scanned, max(total, scanned), queued, done, last_key)
+    last_key, scanned, queued, done, started_at = found
+    return Progress(
+        feed_id, phase, scanned, max(total, scanned), queued, done, last_key, started_at
+    )
 
 
 def _finished(conn: psycopg.Connection[Any], feed_id: str, phase: str) -> bool:
@@ -122,6 +134,12 @@ def _finished(conn: psycopg.Connection[Any], feed_id: str, phase: str) -> bool:
 
 
 def _step(conn: psycopg.Connection[Any], spec: FeedSpec, state: Progress, batch: int) -> Progress:
+    """One batch of ``state``'s phase; the phase's new state.
+
+    A bulk import that paused capture resets the phase (``dnf_django.capture``) while
+    this walk may be past the rows it wrote: the save then refuses, and the walk
+    starts over from the reset, so those rows are walked too.
+    """
     params = {
         "feed_id": spec.feed_id,
         "after": state.last_key,
@@ -142,13 +160,22 @@ def _step(conn: psycopg.Connection[Any], spec: FeedSpec, state: Progress, batch:
             state.queued + queued,
             scanned < batch,
             last_key if last_key is not None else state.last_key,
+            state.started_at,
         )
-        _save(conn, new, restart=False)
-    return new
+        started_at = _save(conn, new, restart=False)
+    if started_at is None:
+        logger.info(
+            "feed %s: its %s were handed back to the backfill; walking them again",
+            spec.feed_id,
+            state.phase,
+        )
+        return _load(conn, spec.feed_id, state.phase, state.total, restart=False)
+    return replace(new, started_at=started_at)
 
 
-def _save(conn: psycopg.Connection[Any], state: Progress, *, restart: bool) -> None:
-    conn.execute(
+def _save(conn: psycopg.Connection[Any], state: Progress, *, restart: bool) -> datetime | None:
+    """Record ``state``; the walk's ``started_at``, or None if the phase was reset under it."""
+    row = conn.execute(
         load_sql("queries/backfill_save"),
         {
             "feed_id": state.feed_id,
@@ -158,12 +185,14 @@ def _save(conn: psycopg.Connection[Any], state: Progress, *, restart: bool) -> N
             "queued": state.queued,
             "done": state.done,
             "restart": restart,
+            "started_at": state.started_at,
         },
-    )
+    ).fetchone()
+    return row[0] if row else None
 
 
 def backfill_unfinished(database_url: str, stop: threading.Event) -> None:
-    """Backfill every installed feed whose backfill never finished; for worker start-up.
+    """Backfill every installed feed whose backfill never finished, once.
 
     A session advisory lock per feed lets one worker do it while the others skip it.
     Errors are logged and recorded (``dnf_status`` reports them), not raised: the next
@@ -172,16 +201,61 @@ def backfill_unfinished(database_url: str, stop: threading.Event) -> None:
     """
     try:
         with connect(database_url, autocommit=True) as conn:
-            for spec in FeedRegistry().all(conn):
-                if stop.is_set():
-                    return
-                try:
-                    _backfill_locked(conn, spec, stop)
-                except BackfillError as exc:
-                    # Recorded for dnf_status; the other feeds still get theirs.
-                    logger.error("%s; it resumes at the next start or dnf_backfill", exc)
-    except (psycopg.Error, OSError) as exc:
+            _backfill_pass(conn, stop)
+    except (psycopg.Error, OSError, NeuralFeedError) as exc:
         logger.error("backfill on start-up stopped: %s; it resumes at the next start", exc)
+
+
+def backfill_watch(
+    database_url: str, stop: threading.Event, *, recheck_s: float = RECHECK_S
+) -> None:
+    """Backfill unfinished feeds at start, then whenever one is handed back, until ``stop``.
+
+    A bulk import that paused capture (``dnf_django.capture.paused``) resets its feeds'
+    phases and notifies ``dnf_backfill`` when it commits; this wakes on that, and looks
+    every ``recheck_s`` seconds anyway. Each look costs one small query per feed and
+    phase when everything is finished. Errors are logged and recorded, as for
+    :func:`backfill_unfinished`; a lost connection is opened again after ``recheck_s``.
+    """
+    while not stop.is_set():
+        try:
+            with connect(database_url, autocommit=True) as conn:
+                # Listening before the first look: a hand-back committed during a walk
+                # waits in the connection's backlog and starts the next look at once.
+                conn.execute(load_sql("queries/backfill_listen"))
+                while not stop.is_set():
+                    _backfill_pass(conn, stop)
+                    _wait_for_hand_back(conn, stop, recheck_s)
+        except (psycopg.Error, OSError, NeuralFeedError) as exc:
+            logger.error("backfill stopped: %s; it resumes in %.0fs", exc, recheck_s)
+            stop.wait(recheck_s)
+
+
+def _wait_for_hand_back(
+    conn: psycopg.Connection[Any], stop: threading.Event, recheck_s: float
+) -> None:
+    """Return on a ``dnf_backfill`` notification, after ``recheck_s``, or on ``stop``."""
+    deadline = time.monotonic() + recheck_s
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if list(conn.notifies(timeout=min(left, STOP_CHECK_S), stop_after=1)):
+            # One look serves every hand-back so far.
+            list(conn.notifies(timeout=0))
+            return
+
+
+def _backfill_pass(conn: psycopg.Connection[Any], stop: threading.Event) -> None:
+    """Walk every installed feed whose backfill is unfinished and not locked by another."""
+    for spec in FeedRegistry().all(conn):
+        if stop.is_set():
+            return
+        try:
+            _backfill_locked(conn, spec, stop)
+        except BackfillError as exc:
+            # Recorded for dnf_status; the other feeds still get theirs.
+            logger.error("%s; it resumes at the next look or dnf_backfill", exc)
 
 
 def _backfill_locked(conn: psycopg.Connection[Any], spec: FeedSpec, stop: threading.Event) -> None:

@@ -9,7 +9,7 @@ import dramatiq
 import redis
 
 from workers.actors import declare_actors
-from workers.backfill import backfill_unfinished
+from workers.backfill import backfill_watch
 from workers.broker import make_broker
 from workers.config import Mode, WorkerConfig
 from workers.database import ThreadConnections
@@ -77,10 +77,11 @@ class WorkerProcess:
             logger.info("relay running, polling every %.1fs", self.config.poll_interval)
             if self.config.backfill:
                 # Rows that predate a feed reach the pipeline without anyone running a
-                # command; feeds whose backfill finished are skipped in one query. Its
-                # lock is a session lock, hence the session URL.
+                # command; feeds whose backfill finished are skipped in one query. It
+                # stays up for the rows bulk imports hand back while capture is paused.
+                # Its lock is a session lock and it LISTENs, hence the session URL.
                 threading.Thread(
-                    target=backfill_unfinished,
+                    target=backfill_watch,
                     args=(self.config.session_url, self._stop),
                     name="dnf-backfill",
                     daemon=True,
