@@ -12,10 +12,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import LazyObject
 
 
 def checked_user(user: Any) -> Any:
@@ -41,6 +43,25 @@ def checked_user(user: Any) -> Any:
         # Its profile query would compare with NULL and quietly find nothing.
         raise ValueError(f"user is an unsaved {user_model._meta.label}: save it first")
     return user
+
+
+async def achecked_user(user: Any) -> Any:
+    """:func:`checked_user` for async code, where a lazy user must not be evaluated.
+
+    ``await request.auser()`` gives a plain user and passes as it is. A lazy object
+    (``request.user``, a ``SimpleLazyObject``) reads the session and the user table
+    when first touched, which Django refuses in an event loop
+    (``SynchronousOnlyOperation``): it is resolved with ``sync_to_async``, on the
+    thread that holds the request's connection, and the user it wraps is returned.
+    """
+    if isinstance(user, LazyObject):
+        return await sync_to_async(_resolved)(user)
+    return checked_user(user)
+
+
+def _resolved(user: LazyObject[Any]) -> Any:
+    checked_user(user)  # evaluates it
+    return user._wrapped
 
 
 def checked_items(feed: Any, items: Any, argument: str) -> models.QuerySet[Any] | None:

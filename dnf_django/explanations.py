@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from dnf_core.spec import FeedSpec
-from dnf_django.query import SIGNALS, Profile, has_profile, scored, user_profile
+from dnf_django.query import SIGNALS, profiles_of, scored, user_profile
 
 
 @dataclass(frozen=True)
@@ -48,31 +49,55 @@ def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Exp
     expressions, at ``now`` (default: the current time). One more query reads
     whether the user has a profile.
     """
-    weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
     spec = feed.get_spec()
+    key, signals, query = _signals(feed, spec, user, item, now)
+    if query is not None:
+        signals = _row_signals(feed, key, query.first())
+    profiles = profiles_of(feed, spec, user)
+    return _explanation(feed, key, signals, profiles is not None and profiles.exists())
+
+
+async def aexplain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Explanation:
+    """:func:`explain` for async code, with the ORM's own async methods (``afirst``,
+    ``aexists``): the same queries, nothing run through ``sync_to_async`` here."""
+    spec = feed.get_spec()
+    key, signals, query = _signals(feed, spec, user, item, now)
+    if query is not None:
+        signals = _row_signals(feed, key, await query.afirst())
+    profiles = profiles_of(feed, spec, user)
+    return _explanation(feed, key, signals, profiles is not None and await profiles.aexists())
+
+
+def _signals(
+    feed: Any, spec: FeedSpec, user: Any, item: Any, now: datetime | None
+) -> tuple[Any, dict[str, float], QuerySet[Any] | None]:
+    """``item``'s key and, when it carries them, its signals; else the lazy query that
+    scores it (one row of ``SIGNALS``)."""
     if isinstance(item, models.Model) and all(hasattr(item, name) for name in SIGNALS):
-        key, signals = item.pk, {name: float(getattr(item, name)) for name in SIGNALS}
-    else:
-        key = item.pk if isinstance(item, models.Model) else item
-        profile = user_profile(feed, spec, user)
-        signals = _score_one(feed, spec, profile, key, now or timezone.now())
+        return item.pk, {name: float(getattr(item, name)) for name in SIGNALS}, None
+    key = item.pk if isinstance(item, models.Model) else item
+    profile = user_profile(feed, spec, user)
+    model = feed.get_setting("content_django_model")
+    one = model._default_manager.filter(pk=key)
+    query = scored(one, feed, spec, profile, now or timezone.now()).values(*SIGNALS)
+    return key, {}, query
+
+
+def _row_signals(feed: Any, key: Any, row: dict[str, Any] | None) -> dict[str, float]:
+    if row is None:
+        model = feed.get_setting("content_django_model")
+        raise model.DoesNotExist(f"{model.__name__} with key {key!r} does not exist")
+    return {name: float(row[name]) for name in SIGNALS}
+
+
+def _explanation(feed: Any, key: Any, signals: dict[str, float], profiled: bool) -> Explanation:
+    weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
     contributions = {name: weights[name] * signals[name] for name in SIGNALS}
     return Explanation(
         item_key=key,
-        has_profile=has_profile(feed, spec, user),
+        has_profile=profiled,
         signals=signals,
         weights=weights,
         contributions=contributions,
         score=sum(contributions.values()),
     )
-
-
-def _score_one(
-    feed: Any, spec: FeedSpec, profile: Profile | None, key: Any, now: datetime
-) -> dict[str, float]:
-    model = feed.get_setting("content_django_model")
-    one = model._default_manager.filter(pk=key)
-    row = scored(one, feed, spec, profile, now).values(*SIGNALS).first()
-    if row is None:
-        raise model.DoesNotExist(f"{model.__name__} with key {key!r} does not exist")
-    return {name: float(row[name]) for name in SIGNALS}

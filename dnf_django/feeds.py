@@ -187,6 +187,38 @@ class BaseNeuralFeed:
         )
 
     @classmethod
+    async def aget_feed(
+        cls,
+        user: Any,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        limit: int = 20,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+        now: datetime | None = None,
+    ) -> list[Any]:
+        """:meth:`get_feed` for async views: the ranked items as a list, read with the
+        ORM's async iteration.
+
+        A list, not a QuerySet: Django's ``a``-methods are the ones that hit the
+        database, and a QuerySet handed to an async view invites a plain ``for`` that
+        raises ``SynchronousOnlyOperation``. For the lazy QuerySet, call
+        :meth:`get_feed` (it runs no query) and iterate it with ``async for``.
+        ``user`` may be ``await request.auser()`` or the lazy ``request.user``
+        (resolved off the event loop).
+        """
+        from dnf_django.arguments import achecked_user
+
+        items = cls.get_feed(
+            await achecked_user(user),
+            queryset=queryset,
+            excluded_ids=excluded_ids,
+            limit=limit,
+            excluded_queryset=excluded_queryset,
+            now=now,
+        )
+        return [item async for item in items]
+
+    @classmethod
     def get_page(
         cls,
         user: Any,
@@ -218,6 +250,35 @@ class BaseNeuralFeed:
         )
 
     @classmethod
+    async def aget_page(
+        cls,
+        user: Any,
+        cursor: str | None = None,
+        limit: int = 20,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+    ) -> FeedPage:
+        """:meth:`get_page` for async views; the same pages, cursors and chains.
+
+        The feed queries run through the ORM's async iteration; storing the page of a
+        chain uses a raw cursor on the chain store, which Django has no async form of,
+        so that step runs with ``sync_to_async``.
+        """
+        from dnf_django.arguments import achecked_user, checked_items
+        from dnf_django.pages import afeed_page
+
+        return await afeed_page(
+            cls,
+            await achecked_user(user),
+            cursor=cursor,
+            limit=limit,
+            queryset=checked_items(cls, queryset, "queryset"),
+            excluded_ids=excluded_ids,
+            excluded_queryset=checked_items(cls, excluded_queryset, "excluded_queryset"),
+        )
+
+    @classmethod
     def get_user_vector(cls, user: Any) -> list[float] | None:
         """``user``'s profile in this feed as a list of floats, or None (1.x's API).
 
@@ -232,6 +293,15 @@ class BaseNeuralFeed:
         return user_vector(cls, checked_user(user))
 
     @classmethod
+    async def aget_user_vector(cls, user: Any) -> list[float] | None:
+        """:meth:`get_user_vector` for async code (the ORM's async iteration)."""
+        from dnf_django.arguments import achecked_user
+        from dnf_django.query import as_floats, user_vector_query
+
+        query = user_vector_query(cls, await achecked_user(user))
+        return as_floats([row async for row in query] if query is not None else [])
+
+    @classmethod
     def explain(cls, user: Any, item: Any, now: datetime | None = None) -> Explanation:
         """Why ``item`` (an object or its key) scores what it does for ``user``.
 
@@ -243,3 +313,11 @@ class BaseNeuralFeed:
         from dnf_django.explanations import explain
 
         return explain(cls, checked_user(user), checked_item(cls, item), now)
+
+    @classmethod
+    async def aexplain(cls, user: Any, item: Any, now: datetime | None = None) -> Explanation:
+        """:meth:`explain` for async code, through the ORM's ``afirst`` and ``aexists``."""
+        from dnf_django.arguments import achecked_user, checked_item
+        from dnf_django.explanations import aexplain
+
+        return await aexplain(cls, await achecked_user(user), checked_item(cls, item), now)

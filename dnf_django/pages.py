@@ -17,10 +17,12 @@ refused and its rows purged.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core import signing
 from django.db import connections, router
 from django.db.models import BooleanField, QuerySet
@@ -112,6 +114,101 @@ def feed_page(
     excluded_queryset: QuerySet[Any] | None,
 ) -> FeedPage:
     """The page of ``feed`` after ``cursor`` (the first page when it is ``None``)."""
+    steps = _page_steps(
+        feed,
+        user,
+        cursor=cursor,
+        limit=limit,
+        queryset=queryset,
+        excluded_ids=excluded_ids,
+        excluded_queryset=excluded_queryset,
+    )
+    try:
+        step = next(steps)
+        while True:
+            step = steps.send(step.run())
+    except StopIteration as done:
+        page: FeedPage = done.value
+        return page
+
+
+async def afeed_page(
+    feed: Any,
+    user: Any,
+    *,
+    cursor: str | None,
+    limit: int,
+    queryset: QuerySet[Any] | None,
+    excluded_ids: Any,
+    excluded_queryset: QuerySet[Any] | None,
+) -> FeedPage:
+    """:func:`feed_page` for async code: the same steps, each awaited (see :class:`Rank`
+    and :class:`RawSql` for which are natively async)."""
+    steps = _page_steps(
+        feed,
+        user,
+        cursor=cursor,
+        limit=limit,
+        queryset=queryset,
+        excluded_ids=excluded_ids,
+        excluded_queryset=excluded_queryset,
+    )
+    try:
+        step = next(steps)
+        while True:
+            step = steps.send(await step.arun())
+    except StopIteration as done:
+        page: FeedPage = done.value
+        return page
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A step of a page that reads the database: evaluate a feed QuerySet into a list.
+
+    Async code iterates it with ``async for``, the ORM's own async path."""
+
+    queryset: QuerySet[Any]
+
+    def run(self) -> list[Any]:
+        return list(self.queryset)
+
+    async def arun(self) -> list[Any]:
+        return [item async for item in self.queryset]
+
+
+@dataclass(frozen=True)
+class RawSql:
+    """A step of a page that runs SQL on a connection of its own choosing (the chain
+    store). Django has no async cursor, so async code runs it with ``sync_to_async``,
+    on the thread that holds the request's connection (``thread_sensitive``)."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+
+    def run(self) -> Any:
+        return self.function(*self.args)
+
+    async def arun(self) -> Any:
+        return await sync_to_async(self.function)(*self.args)
+
+
+# The page logic is written once, as a generator that yields the steps which touch the
+# database and receives their results: feed_page runs them, afeed_page awaits them, so
+# the sync and async APIs cannot drift apart.
+PageSteps = Generator[Rank | RawSql, Any, FeedPage]
+
+
+def _page_steps(
+    feed: Any,
+    user: Any,
+    *,
+    cursor: str | None,
+    limit: int,
+    queryset: QuerySet[Any] | None,
+    excluded_ids: Any,
+    excluded_queryset: QuerySet[Any] | None,
+) -> PageSteps:
     from dnf_django.query import check_limit
 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -129,8 +226,8 @@ def feed_page(
     items = queryset if queryset is not None else model._default_manager.all()
     store = router.db_for_write(ShownPage)
 
-    def ranked(candidates: QuerySet[Any], count: int) -> list[Any]:
-        return list(
+    def ranked(candidates: QuerySet[Any], count: int) -> Rank:
+        return Rank(
             feed.get_feed(
                 user,
                 queryset=candidates,
@@ -141,17 +238,23 @@ def feed_page(
             )
         )
 
-    page = ranked(_not_shown(items, spec, position, store), size) if size > 0 else []
+    page: list[Any] = []
+    if size > 0:
+        shown = None
+        if position.page > 0 and items.db != store:
+            shown = yield RawSql(_shown_keys, (store, position))
+        page = yield ranked(_not_shown(items, spec, position, shown), size)
     full = len(page) == size == limit and position.shown + size < feed_setting("PAGE_MAX_ITEMS")
     keys = [str(item.pk) for item in page]
     if position.page > 0 or full:
         # A chain is stored only once it goes on: a first page without a next one
         # needs no row.
-        stored = _save(store, position, keys)
+        stored = yield RawSql(_save, (store, position, keys))
         if stored is not None:
             # A replay (or a concurrent twin): show what was shown, in that order.
             keys = stored
-            by_key = {str(item.pk): item for item in ranked(items.filter(pk__in=keys), len(keys))}
+            replayed = yield ranked(items.filter(pk__in=keys), len(keys))
+            by_key = {str(item.pk): item for item in replayed}
             page = [by_key[key] for key in keys if key in by_key]
             full = len(keys) == size == limit and position.shown + size < feed_setting(
                 "PAGE_MAX_ITEMS"
@@ -164,15 +267,17 @@ def feed_page(
     return FeedPage(page, following.dumps())
 
 
-def _not_shown(items: QuerySet[Any], spec: Any, position: Cursor, store: str) -> QuerySet[Any]:
+def _not_shown(
+    items: QuerySet[Any], spec: Any, position: Cursor, shown: list[Any] | None
+) -> QuerySet[Any]:
     """``items`` less what the chain showed before this page: a subquery on the
     chain's stored pages inside the feed query; or, when the content is read from
     another database than the one the pages are written to (a read replica, which
-    may lag), the keys read from there first, as one array."""
+    may lag), the keys ``shown`` read from there first, as one array."""
     if position.page == 0:
         return items
     fragments = {"key_type": spec.content_key_type}
-    if items.db == store:
+    if shown is None:
         condition = SqlTemplate(
             "feed/not_shown",
             [position.chain, position.page],
@@ -181,9 +286,6 @@ def _not_shown(items: QuerySet[Any], spec: Any, position: Cursor, store: str) ->
             key="pk",
         )
     else:
-        with connections[store].cursor() as cursor:
-            cursor.execute(load_sql("feed/shown_keys"), [position.chain, position.page])
-            shown = [row[0] for row in cursor.fetchall()]
         condition = SqlTemplate(
             "feed/not_shown_keys",
             [shown],
@@ -192,6 +294,13 @@ def _not_shown(items: QuerySet[Any], spec: Any, position: Cursor, store: str) ->
             key="pk",
         )
     return items.filter(condition)
+
+
+def _shown_keys(store: str, position: Cursor) -> list[Any]:
+    """The keys the chain showed before this page, read from the chain store."""
+    with connections[store].cursor() as cursor:
+        cursor.execute(load_sql("feed/shown_keys"), [position.chain, position.page])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _save(store: str, position: Cursor, keys: list[str]) -> list[str] | None:

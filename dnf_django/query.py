@@ -96,12 +96,31 @@ def user_key(user: Any) -> Any:
     return user._meta.pk.get_db_prep_value(user.pk, connection)
 
 
-def has_profile(feed: Any, spec: FeedSpec, user: Any) -> bool:
-    """Whether ``user`` has a profile in ``feed`` or an inherited one (one query)."""
+def profiles_of(feed: Any, spec: FeedSpec, user: Any) -> QuerySet[UserFeedProfile] | None:
+    """The profiles ``user`` could rank with in ``feed``: its own and those of the
+    ``parent_feed`` chain it inherits from; None for anonymous users and ``None``.
+
+    Lazy, so the sync and the async API evaluate the same query their own way.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
-        return False
+        return None
     chain = _profile_chain(feed, spec)
-    return UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain).exists()
+    return UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain)
+
+
+def user_vector_query(feed: Any, user: Any) -> QuerySet[Any] | None:
+    """The query :func:`user_vector` runs: at most one embedding, the one the feed
+    query would use; None when there is nothing to read."""
+    spec = feed.get_spec()
+    profiles = profiles_of(feed, spec, user)
+    if profiles is None:
+        return None
+    chain = _profile_chain(feed, spec)
+    if len(chain) > 1:
+        # Nearest feed of the chain first, as feed/profile_chain.sql orders them.
+        nearest = Case(*(When(feed_id=f, then=Value(i)) for i, f in enumerate(chain)))
+        profiles = profiles.order_by(nearest)
+    return profiles.values_list(EMBEDDING_FIELD, flat=True)[:1]
 
 
 def user_vector(feed: Any, user: Any) -> list[float] | None:
@@ -111,16 +130,12 @@ def user_vector(feed: Any, user: Any) -> list[float] | None:
     ``parent_feed`` embedding with the same model. None for anonymous users, for
     ``None``, and while the user has no profile.
     """
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    chain = _profile_chain(feed, feed.get_spec())
-    profiles = UserFeedProfile.objects.filter(user_id=user.pk, feed_id__in=chain)
-    if len(chain) > 1:
-        # Nearest feed of the chain first, as feed/profile_chain.sql orders them.
-        nearest = Case(*(When(feed_id=f, then=Value(i)) for i, f in enumerate(chain)))
-        profiles = profiles.order_by(nearest)
-    embedding = profiles.values_list(EMBEDDING_FIELD, flat=True)[:1]
-    found = list(embedding)
+    query = user_vector_query(feed, user)
+    return as_floats(list(query) if query is not None else [])
+
+
+def as_floats(found: list[Any]) -> list[float] | None:
+    """The vector :func:`user_vector_query` found, as plain floats, else None."""
     return [float(x) for x in found[0]] if found else None
 
 

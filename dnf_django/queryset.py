@@ -6,10 +6,11 @@ its custom methods keep working.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 
 from dnf_core.diversity import mmr_order
@@ -41,6 +42,17 @@ class FeedQuerySetMixin:
             yield from self._result_cache
             return
         yield from super().iterator(chunk_size=chunk_size)  # type: ignore[misc]
+
+    async def aiterator(self, chunk_size: int = 2000) -> AsyncIterator[Any]:
+        # Django's aiterator reads rows without _fetch_all, which would skip the
+        # re-rank: an async caller would get the score order, not the diverse one.
+        if self.dnf_diversity is not None:
+            await sync_to_async(self._fetch_all)()
+            for row in self._result_cache:
+                yield row
+            return
+        async for row in super().aiterator(chunk_size=chunk_size):  # type: ignore[misc]
+            yield row
 
     def _diversified(self, rows: list[Any]) -> list[Any]:
         assert self.dnf_diversity is not None

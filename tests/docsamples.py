@@ -7,7 +7,9 @@ the line before the fence says how the tests run it:
   executes it against the test database, in a namespace that holds ``request`` (a
   GET request of ``user``, who has a profile), ``user``, ``seen_ids``, and the README's
   ``Article`` / ``ArticleFeed`` names bound to the example project's movie model and
-  feed, with data the feed can rank;
+  feed, with data the feed can rank. A snippet may ``await`` at top level, as the
+  body of an async view does (``request.auser()`` is there): it then runs in an
+  event loop;
 - ``<!-- sample: settings -->``: a settings.py excerpt. Executed; its
   ``DJANGO_NEURAL_FEED`` must pass dnf_django's settings checks;
 - ``<!-- sample: project APP -->``: files of a user's project, each section headed by
@@ -24,10 +26,12 @@ Every sample, whatever its marker, must compile.
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("run", "settings", "project", "skip")
@@ -54,6 +58,12 @@ class Sample:
     @property
     def id(self) -> str:
         return f"{self.path.relative_to(REPO)}:{self.line}"
+
+    def compiled(self) -> CodeType:
+        """The code as the tests run it: top-level ``await`` allowed (a snippet of an
+        async view); such code has ``CO_COROUTINE`` set, and evaluating it gives the
+        coroutine to await."""
+        return compile(self.code, self.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
     def sections(self) -> list[tuple[str, str]]:
         """``(path, code)`` per ``# path.py`` header; a block without one is APP/models.py."""

@@ -8,11 +8,13 @@ vectors and a profile written as the workers would write them. See
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
@@ -63,6 +65,12 @@ def namespace(db: None) -> dict[str, Any]:
     )
     request = RequestFactory().get("/feed")
     request.user = user
+
+    async def auser() -> User:
+        return user
+
+    # What AuthenticationMiddleware gives async views.
+    request.auser = auser  # type: ignore[attr-defined]
     return {
         "Article": Movie,
         "ArticleFeed": MovieFeed,
@@ -75,7 +83,17 @@ def namespace(db: None) -> dict[str, Any]:
 @pytest.mark.parametrize("sample", [pytest.param(s, id=s.id) for s in samples() if s.kind == "run"])
 def test_sample_runs(sample: Sample, namespace: dict[str, Any]) -> None:
     given = set(namespace)
-    exec(compile(sample.code, sample.id, "exec"), namespace)
+    code = sample.compiled()
+    if code.co_flags & inspect.CO_COROUTINE:
+        # It awaits: run it in an event loop, as an async view runs. async_to_sync runs
+        # the loop in a thread of its own and sends the ORM's work back to this thread,
+        # whose connection holds the test's data.
+        async def snippet() -> None:
+            await eval(code, namespace)
+
+        async_to_sync(snippet)()
+    else:
+        exec(code, namespace)
     # Whatever feeds the sample kept must hold items: a sample that ranks nothing
     # would pass while showing readers an empty feed.
     feeds = [
