@@ -6,10 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
+from dnf_core.broker_layout import REDIS_URL_SCHEMES, is_redis_url
 from dnf_core.encoders import DEFAULT_ENCODER, DEFAULT_MODEL_NAME, encoder_path, load_encoder
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import NUMBER_RULES
-from workers.config import REDIS_URL_SCHEMES, is_redis_url
 
 DEFAULTS: dict[str, Any] = {
     "FEEDS": [],

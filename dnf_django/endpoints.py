@@ -7,9 +7,9 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dnf_core.broker_layout import DEFAULT_REDIS_URL
 from dnf_core.errors import ConfigurationError
 from dnf_django.conf import feed_setting
-from workers.config import DEFAULT_REDIS_URL
 
 # Keys of settings.DATABASES[...]["OPTIONS"] that are Django's, not libpq's.
 _DJANGO_ONLY_OPTIONS = frozenset({"isolation_level", "server_side_binding", "pool", "assume_role"})

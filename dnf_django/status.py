@@ -12,20 +12,25 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import redis
 from django.db import connections
 
+from dnf_core.broker_layout import (
+    RELAY,
+    WriteRefusal,
+    last_heartbeat_age,
+    pending_messages,
+    without_password,
+    write_refusals,
+)
+from dnf_core.errors import BrokerError, InvalidArgument
 from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
+from dnf_core.resp import RespConnection
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
 from dnf_django.endpoints import redis_url
 from dnf_django.registry import installed_specs
-from workers.backlog import pending_messages
-from workers.heartbeat import last_heartbeat_age
-from workers.refusals import RELAY, WriteRefusal, write_refusals
 
 # The lag-only count stops here: enough to tell "a few" from "a lot", at a bounded cost.
 OUTBOX_COUNT_CAP = 10_000
@@ -146,7 +151,7 @@ def pipeline_status(
     saw (docs/operations.md has each with its fix).
     """
     if max_lag_s <= 0:
-        raise ValueError(f"max_lag_s must be positive, not {max_lag_s!r}")
+        raise InvalidArgument(f"max_lag_s must be positive, not {max_lag_s!r}")
     outbox = _outbox_head(using)
     specs = None if lag_only else installed_specs(using)
     feeds = None if specs is None else _feed_statuses(using, specs, max_lag_s)
@@ -223,17 +228,16 @@ def _stalled_problems(
 ) -> list[str]:
     """Writes the database refused the workers, and work nothing is on its way to."""
     url = redis_url()
-    client = _redis_client(url)
     try:
-        problems = [_refusal_problem(refusal) for refusal in write_refusals(client)]
-        if broker.messages == 0:
-            # With messages pending, work may be on its way to anything: nothing to judge.
-            problems += _waiting_problems(using, client, specs, feeds, max_lag_s)
-        return problems
-    except redis.RedisError as exc:
-        return [f"cannot read the broker at {_without_password(url)}: {exc}"]
-    finally:
-        client.close()
+        # Connecting is where an unreachable broker fails, so inside the try too.
+        with _redis_client(url) as client:
+            problems = [_refusal_problem(refusal) for refusal in write_refusals(client)]
+            if broker.messages == 0:
+                # With messages pending, work may be on its way to anything: nothing to judge.
+                problems += _waiting_problems(using, client, specs, feeds, max_lag_s)
+            return problems
+    except BrokerError as exc:
+        return [f"cannot read the broker at {without_password(url)}: {exc}"]
 
 
 def _refusal_problem(refusal: WriteRefusal) -> str:
@@ -255,7 +259,7 @@ def _refusal_problem(refusal: WriteRefusal) -> str:
 
 def _waiting_problems(
     using: str,
-    client: redis.Redis,
+    client: RespConnection,
     specs: dict[str, FeedSpec],
     feeds: tuple[FeedStatus, ...],
     max_lag_s: float,
@@ -311,7 +315,7 @@ _LOST_ITEMS = "feed {feed}: {n} items have no embedding of their current text" +
 _LOST_USERS = "feed {feed}: {n} users with interactions on embedded items have no profile" + _LOST
 
 
-def _waited(client: redis.Redis, field: str, keys: list[str], now: float) -> float | None:
+def _waited(client: RespConnection, field: str, keys: list[str], now: float) -> float | None:
     """Seconds since a status first saw some of ``keys`` waiting; None if none wait.
 
     Remembers the keys still waiting since then (or, when none is, ``keys`` from now):
@@ -328,22 +332,21 @@ def _waited(client: redis.Redis, field: str, keys: list[str], now: float) -> flo
     return now - since
 
 
-def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_timeout=_BROKER_TIMEOUT_S, socket_connect_timeout=_BROKER_TIMEOUT_S
-    )
+def _redis_client(url: str) -> RespConnection:
+    # A socket of our own rather than redis-py: web processes do not install it.
+    return RespConnection.from_url(url, timeout=_BROKER_TIMEOUT_S)
 
 
 def _broker_status() -> BrokerStatus:
     url = redis_url()
-    shown = _without_password(url)
+    shown = without_password(url)
     try:
         client = _redis_client(url)
         try:
             return BrokerStatus(shown, pending_messages(client), last_heartbeat_age(client))
         finally:
             client.close()
-    except redis.RedisError as exc:
+    except BrokerError as exc:
         return BrokerStatus(shown, None, None, error=f"cannot read the broker at {shown}: {exc}")
 
 
@@ -372,13 +375,3 @@ def _problems(
                 f"{broker.messages} messages pending and the last worker heartbeat was {seen}"
             )
     return problems
-
-
-def _without_password(url: str) -> str:
-    """``url`` with its password masked: status pages and logs must not leak it."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -6,17 +6,11 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Defined beside the rest of the broker's layout, where web processes read them too.
+from dnf_core.broker_layout import DEFAULT_REDIS_URL, REDIS_URL_SCHEMES, is_redis_url
 from dnf_core.errors import ConfigurationError
 
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
-# The schemes redis-py's from_url understands; anything else (a bare "host:6379")
-# would only fail once the worker connects, with a traceback instead of a message.
-REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def is_redis_url(value: object) -> bool:
-    """Whether ``value`` is a string starting with one of :data:`REDIS_URL_SCHEMES`."""
-    return isinstance(value, str) and value.lower().startswith(REDIS_URL_SCHEMES)
+__all__ = ["DEFAULT_REDIS_URL", "REDIS_URL_SCHEMES", "Mode", "WorkerConfig", "is_redis_url"]
 
 
 class Mode(StrEnum):

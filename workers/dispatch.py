@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dramatiq import Broker, Message
 
+# Queue names are part of the broker's layout, which dnf_status reads without workers.
+from dnf_core.broker_layout import EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE, QUEUES
 from dnf_core.events import Task, TaskKind
 
-EMBED_QUEUE = "dnf_embed"
-FEED_QUEUE = "dnf_feed"
-# Scheduled whole-feed work (relearning collaborative vectors): its delayed messages
-# are plans, not backlog.
-MAINTENANCE_QUEUE = "dnf_maintenance"
-QUEUES = (EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE)
+__all__ = [
+    "EMBED_QUEUE",
+    "FEED_QUEUE",
+    "MAINTENANCE_QUEUE",
+    "QUEUES",
+    "Dispatcher",
+    "actor_name",
+    "queue_for",
+]
 
 
 def queue_for(kind: TaskKind) -> str:

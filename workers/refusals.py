@@ -11,10 +11,8 @@ embeddings while profiles and counts still succeed, and must not be hidden by th
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -22,33 +20,30 @@ import psycopg
 import redis
 from dramatiq.broker import MessageProxy
 
+# The hash and its records are read by dnf_status too, which runs without redis-py.
+from dnf_core.broker_layout import REFUSALS, RELAY, WriteRefusal, refusal_record, write_refusals
 from dnf_core.events import TaskKind
+
+__all__ = [
+    "REFUSALS",
+    "RELAY",
+    "WriteRefusal",
+    "WriteRefusalRecorder",
+    "clear_refusal",
+    "record_refusal",
+    "refusal_of",
+    "source_of",
+    "write_refusals",
+]
 
 logger = logging.getLogger(__name__)
 
-REFUSALS = "dnf:write_refusals"
-# The field of the relay's own refusals (claiming and deleting outbox rows).
-RELAY = "relay"
 # SQLSTATEs of a database that refuses a write whatever the data: a read-only
 # transaction (a standby, default_transaction_read_only) and a missing privilege.
 _REFUSED_STATES = frozenset({"25006", "42501"})
 # Whole classes: insufficient resources (disk full, out of memory, too many
 # connections) and system errors (I/O errors).
 _REFUSED_CLASSES = frozenset({"53", "58"})
-
-
-@dataclass(frozen=True)
-class WriteRefusal:
-    """The latest write the database refused for one feed and task (or the relay)."""
-
-    source: str
-    error: str
-    refused_at: float
-
-    @property
-    def age_s(self) -> float:
-        """Seconds since the refusal (0 if the recording host's clock is ahead)."""
-        return max(time.time() - self.refused_at, 0.0)
 
 
 def refusal_of(exc: BaseException) -> psycopg.Error | None:
@@ -76,22 +71,12 @@ def _is_refusal(sqlstate: str | None) -> bool:
 def record_refusal(client: redis.Redis, source: str, error: psycopg.Error) -> None:
     """Record that the database refused a write of ``source`` (``feed:task`` or relay)."""
     text = f"{type(error).__name__}: {str(error).strip()}"[:1000]
-    client.hset(REFUSALS, source, json.dumps({"error": text, "at": time.time()}))
+    client.hset(REFUSALS, source, refusal_record(text, time.time()))
 
 
 def clear_refusal(client: redis.Redis, source: str) -> None:
     """Forget the refusal of ``source``: its writes succeed again."""
     client.hdel(REFUSALS, source)
-
-
-def write_refusals(client: redis.Redis) -> list[WriteRefusal]:
-    """Every refusal recorded and not cleared since, in the order of their sources."""
-    refusals = []
-    for source, raw in sorted(client.hgetall(REFUSALS).items()):
-        record = json.loads(raw)
-        name = source.decode() if isinstance(source, bytes) else str(source)
-        refusals.append(WriteRefusal(name, str(record["error"]), float(record["at"])))
-    return refusals
 
 
 def source_of(feed_id: str, task: TaskKind) -> str:

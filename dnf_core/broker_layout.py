@@ -1,0 +1,116 @@
+"""What the pipeline keeps in Redis, and where: the layout that the workers (who write
+it) and ``dnf_status`` (which reads it from web processes) share.
+
+The readers here take any client with redis-py's method names: a ``redis.Redis`` in
+the workers, a :class:`dnf_core.resp.RespConnection` in web processes, which do not
+install the ``redis`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# The schemes redis-py's from_url (and dnf_core.resp) understand; anything else (a
+# bare "host:6379") would only fail once the worker connects, with a traceback
+# instead of a message.
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+EMBED_QUEUE = "dnf_embed"
+FEED_QUEUE = "dnf_feed"
+# Scheduled whole-feed work (relearning collaborative vectors): its delayed messages
+# are plans, not backlog.
+MAINTENANCE_QUEUE = "dnf_maintenance"
+QUEUES = (EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE)
+
+# Dramatiq's Redis broker keeps each message body in "<ns>:<queue>.msgs" from enqueue
+# until the actor acknowledges it (retries wait in the ".DQ" delay queue meanwhile).
+# A maintenance task counts once it is due, not while it waits for its time.
+MESSAGE_HASHES = (
+    *(
+        f"dramatiq:{queue}{suffix}.msgs"
+        for queue in (EMBED_QUEUE, FEED_QUEUE)
+        for suffix in ("", ".DQ")
+    ),
+    f"dramatiq:{MAINTENANCE_QUEUE}.msgs",
+)
+# Dramatiq's Redis broker records every worker's last heartbeat (ms) in this sorted set.
+HEARTBEATS = "dramatiq:__heartbeats__"
+# Writes the database refused the workers (workers.refusals): one field per source.
+REFUSALS = "dnf:write_refusals"
+# The source of the relay's own refusals (claiming and deleting outbox rows).
+RELAY = "relay"
+
+
+def is_redis_url(value: object) -> bool:
+    """Whether ``value`` is a string starting with one of :data:`REDIS_URL_SCHEMES`."""
+    return isinstance(value, str) and value.lower().startswith(REDIS_URL_SCHEMES)
+
+
+def without_password(url: str) -> str:
+    """``url`` with its password masked: status pages and logs must not leak it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class BrokerReads(Protocol):
+    """The Redis commands the readers below send, by redis-py's names."""
+
+    def pipeline(self) -> Any: ...
+
+    def zrevrange(self, name: str, start: int, end: int, withscores: bool = False) -> Any: ...
+
+    def hgetall(self, name: str) -> Any: ...
+
+
+def pending_messages(broker: BrokerReads) -> int:
+    """Messages enqueued or waiting for a retry and not yet acknowledged, all feeds."""
+    pipe = broker.pipeline()
+    for key in MESSAGE_HASHES:
+        pipe.hlen(key)
+    return sum(int(n) for n in pipe.execute())
+
+
+def last_heartbeat_age(broker: BrokerReads) -> float | None:
+    """Seconds since the most recent heartbeat of any worker, or None if none is known."""
+    newest = broker.zrevrange(HEARTBEATS, 0, 0, withscores=True)
+    if not newest:
+        return None
+    return max(time.time() - float(newest[0][1]) / 1000.0, 0.0)
+
+
+@dataclass(frozen=True)
+class WriteRefusal:
+    """The latest write the database refused for one feed and task (or the relay)."""
+
+    source: str
+    error: str
+    refused_at: float
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the refusal (0 if the recording host's clock is ahead)."""
+        return max(time.time() - self.refused_at, 0.0)
+
+
+def refusal_record(error: str, refused_at: float) -> str:
+    """The value of a source's field in :data:`REFUSALS`."""
+    return json.dumps({"error": error, "at": refused_at})
+
+
+def write_refusals(broker: BrokerReads) -> list[WriteRefusal]:
+    """Every refusal recorded and not cleared since, in the order of their sources."""
+    refusals = []
+    for source, raw in sorted(broker.hgetall(REFUSALS).items()):
+        record = json.loads(raw)
+        name = source.decode() if isinstance(source, bytes) else str(source)
+        refusals.append(WriteRefusal(name, str(record["error"]), float(record["at"])))
+    return refusals
