@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from dnf_core.errors import InvalidArgument
+
 
 def mmr_order(
     scores: Sequence[float], vectors: Sequence[Any] | np.ndarray, trade_off: float, count: int
@@ -19,9 +21,9 @@ def mmr_order(
     vector (``None``) is similar to nothing.
     """
     if not 0.0 < trade_off <= 1.0:
-        raise ValueError(f"trade_off must be in (0, 1], got {trade_off!r}")
+        raise InvalidArgument(f"trade_off must be in (0, 1], got {trade_off!r}")
     if len(scores) != len(vectors):
-        raise ValueError(f"{len(scores)} scores but {len(vectors)} vectors")
+        raise InvalidArgument(f"{len(scores)} scores but {len(vectors)} vectors")
     n = len(scores)
     count = min(count, n)
     if n == 0 or count <= 0:

@@ -8,12 +8,42 @@ from __future__ import annotations
 
 from typing import Any
 
+# Every error the public API raises, from the root down (dnf_core.errors defines them).
+_ERRORS = (
+    "NeuralFeedError",
+    "BackfillError",
+    "BrokerError",
+    "ConfigurationError",
+    "EncoderError",
+    "EvaluationError",
+    "InvalidArgument",
+    "InvalidArgumentType",
+    "InvalidCursor",
+    "ItemNotFound",
+    "ServiceError",
+    "SqlTemplateError",
+    "UnknownFeedAttribute",
+)
+
 __all__ = [
+    "BackfillError",
     "BaseNeuralFeed",
+    "BrokerError",
+    "ConfigurationError",
+    "EncoderError",
+    "EvaluationError",
     "Explanation",
     "FeedPage",
+    "InvalidArgument",
+    "InvalidArgumentType",
+    "InvalidCursor",
+    "ItemNotFound",
+    "NeuralFeedError",
     "NeuralRecommendMixin",
     "PipelineStatus",
+    "ServiceError",
+    "SqlTemplateError",
+    "UnknownFeedAttribute",
     "UserFeedProfile",
     "django_database",
     "pipeline_status",
@@ -29,6 +59,8 @@ _LOCATIONS = {
     "UserFeedProfile": "dnf_django.models",
     # For settings.py: needs neither settings nor the app registry.
     "django_database": "dnf_django.endpoints",
+    # Plain exception classes: importable before Django is set up, like the rest.
+    **dict.fromkeys(_ERRORS, "dnf_core.errors"),
 }
 
 

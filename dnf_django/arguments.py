@@ -4,7 +4,9 @@
 and items from views; a value of the wrong kind used to give a plausible answer (the
 anonymous feed for ``user=5``, an empty feed for a queryset of another model). Each
 entry point passes its arguments through here first, so a wrong value is an error
-that says which argument and why, never a wrong feed.
+that says which argument and why, never a wrong feed: :class:`InvalidArgumentType`
+(a ``TypeError``) for a value of the wrong kind, :class:`InvalidArgument` (a
+``ValueError``) for one of the right kind that cannot be used.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.functional import LazyObject
+
+from dnf_core.errors import InvalidArgument, InvalidArgumentType, ItemNotFound
 
 
 def checked_user(user: Any) -> Any:
@@ -35,13 +39,13 @@ def checked_user(user: Any) -> Any:
             if isinstance(user, models.Model)
             else f"{type(user).__name__} {user!r}"
         )
-        raise TypeError(
+        raise InvalidArgumentType(
             f"user must be an instance of {user_model._meta.label}, None or AnonymousUser, "
             f"got {kind} (to rank for a user by key, fetch the user first)"
         )
     if user.pk is None:
         # Its profile query would compare with NULL and quietly find nothing.
-        raise ValueError(f"user is an unsaved {user_model._meta.label}: save it first")
+        raise InvalidArgument(f"user is an unsaved {user_model._meta.label}: save it first")
     return user
 
 
@@ -80,13 +84,13 @@ def checked_items(feed: Any, items: Any, argument: str) -> models.QuerySet[Any] 
         items = items.all()
     if not isinstance(items, models.QuerySet):
         hint = "; pass keys as excluded_ids" if argument == "excluded_queryset" else ""
-        raise TypeError(
+        raise InvalidArgumentType(
             f"{argument} must be a QuerySet of {content._meta.label} (feed "
             f"{feed.__name__}), got {type(items).__name__}{hint}"
         )
     # A proxy of the content model reads the same table with the same keys.
     if items.model._meta.concrete_model is not content._meta.concrete_model:
-        raise ValueError(
+        raise InvalidArgument(
             f"{argument} is a QuerySet of {items.model._meta.label}, but feed "
             f"{feed.__name__} ranks {content._meta.label}: filter {content._meta.label} "
             f"instead (e.g. {content.__name__}.objects.filter(...))"
@@ -106,12 +110,12 @@ def checked_item(feed: Any, item: Any) -> Any:
     label = content._meta.label
     if isinstance(item, models.Model):
         if item._meta.concrete_model is not content._meta.concrete_model:
-            raise TypeError(
+            raise InvalidArgumentType(
                 f"item is an instance of {item._meta.label}, but feed {feed.__name__} "
                 f"ranks {label}: pass a {label} or its key"
             )
         if item.pk is None:
-            raise ValueError(f"item is an unsaved {label}: it has no key to explain")
+            raise InvalidArgument(f"item is an unsaved {label}: it has no key to explain")
         return item
     key_field = content._meta.pk
     assert key_field is not None
@@ -122,13 +126,28 @@ def checked_item(feed: Any, item: Any) -> Any:
     if isinstance(key_field, models.UUIDField):
         accepted = (str, uuid.UUID)
     if isinstance(item, bool) or not isinstance(item, accepted):
-        raise ValueError(f"item must be a {label} or its key, got {item!r}")
+        raise InvalidArgument(f"item must be a {label} or its key, got {item!r}")
     try:
         key = key_field.to_python(item)
     except (ValidationError, TypeError, ValueError):
-        raise ValueError(
+        raise InvalidArgument(
             f"item {item!r} cannot be a key of {label} (its key is a {type(key_field).__name__})"
         ) from None
     if key is None:
-        raise ValueError(f"item must be a {label} or its key, got {item!r}")
+        raise InvalidArgument(f"item must be a {label} or its key, got {item!r}")
     return key
+
+
+def missing_item(model: type[models.Model], key: Any) -> ItemNotFound:
+    """The error for a key no ``model`` row has: an :class:`ItemNotFound` that is also
+    ``model.DoesNotExist``, so code that catches the latter (as for 1.x) still works."""
+    error_class = _not_found_classes.get(model)
+    if error_class is None:
+        bases = (ItemNotFound, model.DoesNotExist)  # type: ignore[attr-defined]
+        error_class = type(f"{model.__name__}NotFound", bases, {"__module__": __name__})
+        _not_found_classes[model] = error_class
+    return error_class(f"{model.__name__} with key {key!r} does not exist")
+
+
+# One class per model, so a class made for one request is the one the next request raises.
+_not_found_classes: dict[type[models.Model], type[ItemNotFound]] = {}

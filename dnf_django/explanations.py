@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from dnf_core.spec import FeedSpec
+from dnf_django.arguments import missing_item
 from dnf_django.query import SIGNALS, profiles_of, scored, user_profile
 
 
@@ -86,7 +87,7 @@ def _signals(
 def _row_signals(feed: Any, key: Any, row: dict[str, Any] | None) -> dict[str, float]:
     if row is None:
         model = feed.get_setting("content_django_model")
-        raise model.DoesNotExist(f"{model.__name__} with key {key!r} does not exist")
+        raise missing_item(model, key)
     return {name: float(row[name]) for name in SIGNALS}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Aggregate, Expression, F, FloatField, Func, Value, Window
 
-from dnf_core.errors import SqlTemplateError
+from dnf_core.errors import InvalidArgument, SqlTemplateError
 from dnf_core.sqlfiles import load_sql, placeholders
 
 
@@ -44,7 +44,7 @@ class ExponentialDecay(Func):
         self, timestamp: str | Expression, *, now: datetime, half_life_hours: float
     ) -> None:
         if half_life_hours <= 0:
-            raise ValueError("half_life_hours must be positive")
+            raise InvalidArgument("half_life_hours must be positive")
         source = F(timestamp) if isinstance(timestamp, str) else timestamp
         super().__init__(source, Value(now), Value(float(half_life_hours) * 3600.0))
 

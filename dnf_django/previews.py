@@ -16,6 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from dnf_core.errors import InvalidArgument
 from dnf_django.explanations import Explanation
 from dnf_django.registry import registered_feeds
 
@@ -49,7 +50,7 @@ def feed_preview(feed: Any, user: Any, limit: int, now: datetime | None = None) 
     the signals come from the ranked objects themselves).
     """
     if not 1 <= limit <= MAX_PREVIEW_ITEMS:
-        raise ValueError(f"limit must be between 1 and {MAX_PREVIEW_ITEMS}, not {limit!r}")
+        raise InvalidArgument(f"limit must be between 1 and {MAX_PREVIEW_ITEMS}, not {limit!r}")
     viewer = AnonymousUser() if user is None else user
     now = now or timezone.now()
     items = list(feed.get_feed(viewer, limit=limit, now=now))

@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dnf_core.errors import ConfigurationError
+from dnf_core.errors import ConfigurationError, InvalidArgument, InvalidArgumentType
 from dnf_core.identifiers import quote_identifier
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
@@ -163,7 +163,7 @@ def rank_feed(
 ) -> QuerySet[Any]:
     """Candidates of ``feed`` for ``user``, scored and ordered by score then key."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        raise InvalidArgument(f"limit must be a positive integer, got {limit!r}")
     check_limit(limit)
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
@@ -207,7 +207,7 @@ def _without(items: QuerySet[Any], spec: FeedSpec, excluded_ids: Any) -> QuerySe
     if isinstance(excluded_ids, QuerySet):
         return items.exclude(pk__in=excluded_ids)
     if isinstance(excluded_ids, str | bytes) or not hasattr(excluded_ids, "__iter__"):
-        raise TypeError(
+        raise InvalidArgumentType(
             f"excluded_ids must be an iterable of keys or a QuerySet, "
             f"got {type(excluded_ids).__name__}"
         )
@@ -247,11 +247,11 @@ def _key(pk: Any, key: Any) -> Any:
     try:
         value = pk.to_python(key)
     except ValidationError as exc:
-        raise ValueError(
+        raise InvalidArgument(
             f"excluded_ids: {exc.messages[0]} (keys of {pk.model._meta.label})"
         ) from None
     if value is None:
-        raise ValueError(f"excluded_ids: {key!r} is not a key of {pk.model._meta.label}")
+        raise InvalidArgument(f"excluded_ids: {key!r} is not a key of {pk.model._meta.label}")
     return value
 
 
@@ -261,11 +261,12 @@ def _quoted(key: Any) -> str:
 
 
 def check_limit(limit: int) -> None:
-    """Raise ValueError when ``limit`` is above the ``MAX_LIMIT`` setting: up to it,
-    every request gets ``min(limit, items that pass its filters)`` items."""
+    """Raise InvalidArgument (a ValueError) when ``limit`` is above the ``MAX_LIMIT``
+    setting: up to it, every request gets ``min(limit, items that pass its filters)``
+    items."""
     bound = feed_setting("MAX_LIMIT")
     if limit > bound:
-        raise ValueError(
+        raise InvalidArgument(
             f"limit must be at most MAX_LIMIT ({bound}), got {limit}; "
             "raise DJANGO_NEURAL_FEED['MAX_LIMIT'] or page with get_page"
         )
@@ -281,22 +282,22 @@ CLOCK_MAX = datetime(9999, 12, 30, tzinfo=UTC)
 def clock(now: datetime | None) -> datetime:
     """The clock a request ranks with: ``now``, else the current time.
 
-    Raises ValueError for a naive datetime (which time zone it means is a guess, and
-    a wrong guess shifts every freshness) and for one outside
+    Raises InvalidArgument (a ValueError) for a naive datetime (which time zone it
+    means is a guess, and a wrong guess shifts every freshness) and for one outside
     [:data:`CLOCK_MIN`, :data:`CLOCK_MAX`].
     """
     if now is None:
         return timezone.now()
     if not isinstance(now, datetime):
-        raise ValueError(f"now must be a datetime, got {type(now).__name__}")
+        raise InvalidArgument(f"now must be a datetime, got {type(now).__name__}")
     if timezone.is_naive(now):
-        raise ValueError(f"now must be timezone-aware, got the naive datetime {now}")
+        raise InvalidArgument(f"now must be timezone-aware, got the naive datetime {now}")
     try:
         utc = now.astimezone(UTC)
     except OverflowError:
         utc = None
     if utc is None or not CLOCK_MIN <= utc <= CLOCK_MAX:
-        raise ValueError(
+        raise InvalidArgument(
             f"now must lie between {CLOCK_MIN.date().isoformat()} and "
             f"{CLOCK_MAX.date().isoformat()} UTC, got {now}"
         )

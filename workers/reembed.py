@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from dnf_core.errors import ConfigurationError
+from dnf_core.errors import ConfigurationError, InvalidArgument
 from dnf_core.identifiers import quote_identifier
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
@@ -95,7 +95,7 @@ def queue_missing(
     writers are never blocked. Next vectors of an earlier, abandoned model go first.
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        raise InvalidArgument(f"batch must be a positive integer, got {batch!r}")
     params: dict[str, Any] = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
     conn.execute(load_sql("queries/reembed_discard"), params)
     after, queued = None, 0
