@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from dnf_core.errors import ConfigurationError
@@ -37,7 +37,7 @@ def is_finite_number(value: Any) -> bool:
 
 
 # What each numeric feed attribute must hold, as (test, description). The one place
-# these are defined: Weights and FeedSpec apply them, the feed compiler applies
+# these are defined: FeedSpec applies them, the feed compiler applies the weights and
 # ``diversity`` (read per request, not stored in the spec), and the settings check
 # applies them to the keys that give these attributes their defaults.
 NUMBER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -60,21 +60,6 @@ def check_number(rule: str, value: Any, label: str) -> None:
     test, description = NUMBER_RULES[rule]
     if not test(value):
         raise ConfigurationError(f"{label} must be {description}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Weights of the hybrid score ``w_s·similarity + w_c·collaborative + w_f·freshness
-    + w_p·popularity``."""
-
-    similarity: float = 0.6
-    freshness: float = 0.2
-    popularity: float = 0.2
-    collaborative: float = 0.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            check_number("weight", getattr(self, f.name), f"weight_{f.name}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +93,6 @@ class FeedSpec:
     interaction_value_column: str | None = None
     # How strongly a dislike pushes the profile away, relative to a like.
     dislike_weight: float = 0.5
-    weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
         validate_feed_id(self.feed_id)
@@ -188,22 +172,23 @@ class FeedSpec:
                 f"(expects {SPEC_VERSION}); upgrade the worker to match the web code"
             )
         data["text_columns"] = tuple(data["text_columns"])
-        data["weights"] = Weights(**data["weights"])
+        # Specs written by earlier versions (registry rows, migrations) carry weights,
+        # never used: the query layer reads the feed class's at request time.
+        data.pop("weights", None)
         return cls(**data)
 
     @property
     def fingerprint(self) -> str:
         """Short hash of what the pipeline depends on; a new one means a migration is due.
 
-        Weights are left out: only the query layer uses them, and it reads them from
-        the feed class at request time, so tuning them needs no migration. Fields at
-        their default are left out too, so a field added in a later version (whose
+        Weights are not in the spec: only the query layer uses them, and it reads them
+        from the feed class at request time, so tuning them needs no migration. Fields
+        at their default are left out, so a field added in a later version (whose
         default means what earlier versions did) keeps existing fingerprints.
         """
         data = self.to_dict()
         for f in fields(self):
             if f.default is not MISSING and data[f.name] == f.default:
                 del data[f.name]
-        data.pop("weights")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

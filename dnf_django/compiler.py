@@ -11,7 +11,7 @@ from django.db.models.constants import LOOKUP_SEP
 
 from dnf_core.encoders import BaseVectorEncoder, encoder_path, load_encoder
 from dnf_core.errors import ConfigurationError
-from dnf_core.spec import FeedSpec, Weights, check_number
+from dnf_core.spec import FeedSpec, check_number
 from dnf_django.conf import feed_setting
 
 # SQL types whose ::text is the value itself, the same in every session. Others are
@@ -190,15 +190,9 @@ def compile_spec(feed: Any) -> FeedSpec:
     # Read per request rather than stored in the spec, but refused here all the same:
     # every request compiles the spec first, so a bad value never reaches a query.
     check_number("diversity", feed.get_setting("diversity"), f"feed {name}: diversity")
-    try:
-        weights = Weights(
-            similarity=feed.get_setting("weight_similarity"),
-            freshness=feed.get_setting("weight_freshness"),
-            popularity=feed.get_setting("weight_popularity"),
-            collaborative=feed.get_setting("weight_collaborative"),
-        )
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"feed {name}: {exc}") from None
+    for signal in ("similarity", "freshness", "popularity", "collaborative"):
+        attribute = f"weight_{signal}"
+        check_number("weight", feed.get_setting(attribute), f"feed {name}: {attribute}")
     return FeedSpec(
         feed_id=feed_id,
         content_table=content._meta.db_table,
@@ -222,7 +216,6 @@ def compile_spec(feed: Any) -> FeedSpec:
         collaborative_dimension=feed.get_setting("collaborative_dimension"),
         interaction_value_column=value,
         dislike_weight=feed.get_setting("dislike_weight"),
-        weights=weights,
     )
 
 

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from dnf_core.errors import ConfigurationError
-from dnf_core.spec import FeedSpec, Weights, check_number, is_finite_number
+from dnf_core.spec import FeedSpec, check_number, is_finite_number
 
 
 def test_round_trip_through_dict(spec: FeedSpec) -> None:
@@ -16,11 +16,33 @@ def test_unknown_spec_version_is_refused(spec: FeedSpec) -> None:
         FeedSpec.from_dict(data)
 
 
-def test_fingerprint_ignores_weights_but_not_text(spec: FeedSpec) -> None:
-    reweighted = dataclasses.replace(spec, weights=Weights(1.0, 0.0, 0.0))
+def test_fingerprint_follows_the_text(spec: FeedSpec) -> None:
     retexted = dataclasses.replace(spec, text_columns=("title",))
-    assert reweighted.fingerprint == spec.fingerprint
     assert retexted.fingerprint != spec.fingerprint
+
+
+def test_the_spec_carries_no_weights(spec: FeedSpec) -> None:
+    # The query layer reads them from the feed class per request; a copy in the spec
+    # could only disagree with the settings.
+    assert "weights" not in spec.to_dict()
+    assert not hasattr(spec, "weights")
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"similarity": 0.6, "freshness": 0.2, "popularity": 0.2, "collaborative": 0.0},
+        # A row an older version wrote: whatever it holds, it is not used.
+        {"similarity": float("nan"), "freshness": "high"},
+    ],
+)
+def test_stored_specs_with_weights_load_with_their_fingerprint(
+    spec: FeedSpec, weights: dict[str, object]
+) -> None:
+    stored = spec.to_dict() | {"weights": weights}
+    loaded = FeedSpec.from_dict(stored)
+    assert loaded == spec
+    assert loaded.fingerprint == spec.fingerprint
 
 
 @pytest.mark.parametrize(
@@ -40,23 +62,10 @@ def test_invalid_specs_name_the_problem(spec: FeedSpec, change: dict, message: s
         dataclasses.replace(spec, **change)
 
 
-def test_weights_must_be_numbers() -> None:
-    with pytest.raises(ConfigurationError, match="weight_freshness"):
-        Weights(freshness="high")  # type: ignore[arg-type]
-
-
 def test_text_expression_quotes_and_skips_nulls(spec: FeedSpec) -> None:
     assert spec.text_expression("n") == 'concat_ws(\' \', n."title"::text, n."body"::text)'
     with pytest.raises(ConfigurationError):
         spec.text_expression("n; --")
-
-
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "0.2", None, True])
-@pytest.mark.parametrize("name", ["similarity", "freshness", "popularity", "collaborative"])
-def test_weights_must_be_finite_numbers(name: str, value: object) -> None:
-    # One NaN weight makes every score NaN, which sorts above every real score.
-    with pytest.raises(ConfigurationError, match=f"weight_{name} must be a finite number"):
-        Weights(**{name: value})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -75,14 +84,6 @@ def test_non_finite_spec_numbers_name_the_feed_and_attribute(
 ) -> None:
     with pytest.raises(ConfigurationError, match=f"feed 'articles': {message}"):
         dataclasses.replace(spec, **change)
-
-
-def test_a_registry_row_with_nan_weights_is_refused_by_the_worker(spec: FeedSpec) -> None:
-    # Python's json writes and reads NaN: the spec itself must refuse it.
-    data = spec.to_dict()
-    data["weights"]["popularity"] = float("nan")
-    with pytest.raises(ConfigurationError, match="weight_popularity"):
-        FeedSpec.from_dict(data)
 
 
 def test_finite_numbers() -> None:
