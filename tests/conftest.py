@@ -20,6 +20,10 @@ import redis
 from workers.config import WorkerConfig
 from workers.spawn import spawn_worker, stop_worker
 
+# The `neural_feed` fixture, as users get it from the pytest11 entry point (this name
+# matches the entry point's, so an installed entry point is not registered twice).
+pytest_plugins = ["dnf_django.testing.pytest"]
+
 # Model hubs are unreachable here: fail at once instead of waiting on the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -18,6 +18,12 @@ the line before the fence says how the tests run it:
   models and feeds are imported for real; every feed must compile to a spec and pass
   the feed checks; a ``# settings.py`` section is checked as above, and its ``FEEDS``
   must name the app's feeds;
+- ``<!-- sample: tests -->``: a user's test module for the README's ``blog`` app
+  (``blog.models.Article`` and ``blog.feeds.ArticleFeed`` stand for the example
+  project's movie model and feed). ``tests/integration/test_docs_test_samples.py`` runs
+  its ``TestCase`` classes and its ``test_*`` functions (fixtures ``neural_feed`` and
+  ``django_user_model``) under the settings sample of docs/testing.md; every test must
+  pass;
 - ``<!-- sample: skip REASON -->``: only compiled. The reason is required, and skips
   must stay rare.
 
@@ -34,7 +40,7 @@ from pathlib import Path
 from types import CodeType
 
 REPO = Path(__file__).resolve().parents[1]
-KINDS = ("run", "settings", "project", "skip")
+KINDS = ("run", "settings", "project", "tests", "skip")
 _MARKER = re.compile(r"^<!--\s*sample:\s*(?P<kind>\S+)\s*(?P<argument>.*?)\s*-->$")
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>\S*)\s*$")
 _HEADER = re.compile(r"^# (?P<path>[\w./]+\.py)$")
@@ -111,6 +117,12 @@ def _marker(lines: list[str], fence: int) -> tuple[str, str]:
             match = _MARKER.match(line.strip())
             return (match["kind"], match["argument"]) if match else ("run", "")
     return "run", ""
+
+
+def docs_testing_settings() -> Sample:
+    """The testing page's settings excerpt: what the ``tests`` samples run under."""
+    (sample,) = [s for s in samples([REPO / "docs" / "testing.md"]) if s.kind == "settings"]
+    return sample
 
 
 def database_settings() -> Sample:

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
 
 from dnf_core.events import BatchLimits, Task
-from workers.database import ThreadConnections
 from workers.registry import FeedRegistry
+
+
+class ConnectionSource(Protocol):
+    """Where an actor gets its connection: one per thread in a worker
+    (:class:`workers.database.ThreadConnections`), or the caller's own when tasks run
+    in-process (:mod:`workers.inline`)."""
+
+    def get(self) -> psycopg.Connection[Any]:
+        """The connection the calling thread may use now."""
+        ...
 
 
 @dataclass
 class Runtime:
     """Shared state of one worker process."""
 
-    connections: ThreadConnections
+    connections: ConnectionSource
     send: Callable[[Task], None]
     registry: FeedRegistry = field(default_factory=FeedRegistry)
     limits: BatchLimits = field(default_factory=BatchLimits)
