@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from dnf_core.errors import BackfillError, NeuralFeedError
+from dnf_core.errors import BackfillError, InvalidArgument, NeuralFeedError
 from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
@@ -77,7 +77,7 @@ def backfill(
     recorded in the phase's row and raised as :class:`BackfillError`.
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        raise InvalidArgument(f"batch must be a positive integer, got {batch!r}")
     finals: list[Progress] = []
     state = Progress(spec.feed_id, PHASES[0], 0, 0, 0, False)
     try:

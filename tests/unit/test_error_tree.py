@@ -18,6 +18,8 @@ from dnf_django.arguments import checked_item, checked_items, checked_user, miss
 from dnf_django.query import check_limit, clock
 from dnf_django.status import pipeline_status
 from tests.feedapp.models import Reaction
+from workers.backfill import backfill
+from workers.reembed import queue_missing
 
 ERRORS = [
     value
@@ -65,6 +67,9 @@ def test_errors_keep_the_builtin_classes_callers_catch() -> None:
         (lambda: MovieFeed.get_page(None, limit=True), dnf_django.InvalidArgument),
         (lambda: pipeline_status(max_lag_s=0), dnf_django.InvalidArgument),
         (lambda: mmr_order([1.0], [], 0.5, 1), dnf_django.InvalidArgument),
+        # The library functions of dnf_backfill and dnf_reembed.
+        (lambda: backfill(None, MovieFeed.get_spec(), batch=0), dnf_django.InvalidArgument),
+        (lambda: queue_missing(None, MovieFeed.get_spec(), batch=0), dnf_django.InvalidArgument),
     ],
 )
 def test_entry_points_raise_errors_of_the_tree(call: Any, error: type[Exception]) -> None:
