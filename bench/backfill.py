@@ -106,10 +106,12 @@ def _wait(url: str, redis_url: str, counts: dict[str, int], start: float) -> dic
     import redis
 
     from workers.backlog import pending_messages
+    from workers.database import broker_namespace
 
     marks: dict[str, float] = {}
     broker = redis.Redis.from_url(redis_url)
     with psycopg.connect(url, autocommit=True) as conn:
+        namespace = broker_namespace(conn)
         while time.perf_counter() - start < TIMEOUT_S:
             now = time.perf_counter() - start
             embedded, profiles, outbox = conn.execute(
@@ -121,7 +123,7 @@ def _wait(url: str, redis_url: str, counts: dict[str, int], start: float) -> dic
                 marks.setdefault("embedded_s", now)
             if profiles >= counts["liking_users"]:
                 marks.setdefault("profiles_s", now)
-            if len(marks) == 2 and outbox == 0 and pending_messages(broker) == 0:
+            if len(marks) == 2 and outbox == 0 and pending_messages(broker, namespace) == 0:
                 marks["idle_s"] = now
                 return marks
             time.sleep(0.2)

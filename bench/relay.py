@@ -246,8 +246,9 @@ def _in_process(url: str, redis_url: str, plan: Plan) -> dict[str, Any]:
     from workers.dispatch import Dispatcher
     from workers.relay import Relay
 
-    broker = make_broker(redis_url)
-    dispatcher = Dispatcher(broker)
+    namespace = _namespace(url)
+    broker = make_broker(redis_url, namespace=namespace)
+    dispatcher = Dispatcher(broker, namespace=namespace)
     runs: dict[str, list[dict[str, Any]]] = {"broker": [], "noop": []}
     try:
         for rep in range(plan.reps):
@@ -371,7 +372,7 @@ def _relay_processes(url: str, redis_url: str, n: int, plan: Plan) -> dict[str, 
             _until(lambda: _outbox_empty(conn), plan.timeout_s, "an empty outbox", plan.poll_s)
             seconds = time.perf_counter() - committed
     broker = redis_client.Redis.from_url(redis_url)
-    messages = pending_messages(broker)
+    messages = pending_messages(broker, _namespace(url))
     broker.close()
     rows = _snapshot_rows(url)
     return {
@@ -382,6 +383,14 @@ def _relay_processes(url: str, redis_url: str, n: int, plan: Plan) -> dict[str, 
         "messages": messages,
         "cpu": cpu,
     }
+
+
+def _namespace(url: str) -> str:
+    """The database's broker namespace: the workers' queues carry it."""
+    from workers.database import broker_namespace
+
+    with psycopg.connect(url) as conn:
+        return broker_namespace(conn)
 
 
 def _snapshot_rows(url: str) -> int:
@@ -398,6 +407,7 @@ def _end_to_end(url: str, redis_url: str, plan: Plan) -> dict[str, Any]:
     _flush_redis(redis_url)
     _empty_outbox(url)
     broker = redis_client.Redis.from_url(redis_url)
+    namespace = _namespace(url)
     with (
         _workers(url, redis_url, [{}]) as workers,
         psycopg.connect(url, autocommit=True) as conn,
@@ -408,7 +418,7 @@ def _end_to_end(url: str, redis_url: str, plan: Plan) -> dict[str, Any]:
             "WHERE id = (SELECT min(id) FROM catalog_movie)"
         )
         _until(
-            lambda: _outbox_empty(conn) and pending_messages(broker) == 0,
+            lambda: _outbox_empty(conn) and pending_messages(broker, namespace) == 0,
             plan.timeout_s,
             "the warm-up",
         )
@@ -417,7 +427,7 @@ def _end_to_end(url: str, redis_url: str, plan: Plan) -> dict[str, Any]:
         def idle() -> bool:
             if "outbox_empty_s" not in marks and _outbox_empty(conn):
                 marks["outbox_empty_s"] = time.perf_counter() - committed
-            return "outbox_empty_s" in marks and pending_messages(broker) == 0
+            return "outbox_empty_s" in marks and pending_messages(broker, namespace) == 0
 
         with cpu_meter(_groups(workers)) as cpu:
             committed = _refill(url)

@@ -20,6 +20,9 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 # instead of a message.
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
+# The queues' base names. Each database's workers use them suffixed with its namespace
+# (:func:`queue_name`; ``sql/queries/broker_namespace.sql`` computes it), so one Redis
+# can serve the pipelines of several databases.
 EMBED_QUEUE = "dnf_embed"
 FEED_QUEUE = "dnf_feed"
 # Scheduled whole-feed work (relearning collaborative vectors): its delayed messages
@@ -27,17 +30,6 @@ FEED_QUEUE = "dnf_feed"
 MAINTENANCE_QUEUE = "dnf_maintenance"
 QUEUES = (EMBED_QUEUE, FEED_QUEUE, MAINTENANCE_QUEUE)
 
-# Dramatiq's Redis broker keeps each message body in "<ns>:<queue>.msgs" from enqueue
-# until the actor acknowledges it (retries wait in the ".DQ" delay queue meanwhile).
-# A maintenance task counts once it is due, not while it waits for its time.
-MESSAGE_HASHES = (
-    *(
-        f"dramatiq:{queue}{suffix}.msgs"
-        for queue in (EMBED_QUEUE, FEED_QUEUE)
-        for suffix in ("", ".DQ")
-    ),
-    f"dramatiq:{MAINTENANCE_QUEUE}.msgs",
-)
 # Dramatiq's Redis broker records every worker's last heartbeat (ms) in this sorted set.
 HEARTBEATS = "dramatiq:__heartbeats__"
 # Writes the database refused the workers (workers.refusals): one field per source.
@@ -71,10 +63,34 @@ class BrokerReads(Protocol):
     def hgetall(self, name: str) -> Any: ...
 
 
-def pending_messages(broker: BrokerReads) -> int:
-    """Messages enqueued or waiting for a retry and not yet acknowledged, all feeds."""
+def queue_name(queue: str, namespace: str) -> str:
+    """The name of base queue ``queue`` for the database whose namespace is ``namespace``.
+
+    An empty namespace leaves the name as it is (tools that run a broker of their own).
+    Dramatiq adds ``.DQ`` / ``.XQ`` after it for the delay and dead-letter queues.
+    """
+    return f"{queue}.{namespace}" if namespace else queue
+
+
+def message_hashes(namespace: str) -> tuple[str, ...]:
+    """The Redis hashes that hold the unacknowledged messages of ``namespace``'s queues.
+
+    Dramatiq's Redis broker keeps each message body in "<ns>:<queue>.msgs" from enqueue
+    until the actor acknowledges it (retries wait in the ".DQ" delay queue meanwhile).
+    A maintenance task counts once it is due, not while it waits for its time.
+    """
+    due = (queue_name(q, namespace) for q in (EMBED_QUEUE, FEED_QUEUE))
+    return (
+        *(f"dramatiq:{queue}{suffix}.msgs" for queue in due for suffix in ("", ".DQ")),
+        f"dramatiq:{queue_name(MAINTENANCE_QUEUE, namespace)}.msgs",
+    )
+
+
+def pending_messages(broker: BrokerReads, namespace: str) -> int:
+    """Messages of ``namespace``'s database enqueued or waiting for a retry and not yet
+    acknowledged, all feeds."""
     pipe = broker.pipeline()
-    for key in MESSAGE_HASHES:
+    for key in message_hashes(namespace):
         pipe.hlen(key)
     return sum(int(n) for n in pipe.execute())
 

@@ -155,7 +155,7 @@ def pipeline_status(
     outbox = _outbox_head(using)
     specs = None if lag_only else installed_specs(using)
     feeds = None if specs is None else _feed_statuses(using, specs, max_lag_s)
-    broker = _broker_status()
+    broker = _broker_status(using)
     problems = _problems(outbox, feeds, broker, max_lag_s)
     if specs is not None and feeds is not None:
         # Not in a probe's status: no restart cures these, and they scan tables.
@@ -337,13 +337,20 @@ def _redis_client(url: str) -> RespConnection:
     return RespConnection.from_url(url, timeout=_BROKER_TIMEOUT_S)
 
 
-def _broker_status() -> BrokerStatus:
+def _broker_status(using: str) -> BrokerStatus:
     url = redis_url()
     shown = without_password(url)
+    # The messages of this database's queues, those its workers consume (the broker may
+    # serve other databases' pipelines too).
+    with connections[using].cursor() as cur:
+        cur.execute(load_sql("queries/broker_namespace"))
+        (namespace,) = cur.fetchone() or ("",)
     try:
         client = _redis_client(url)
         try:
-            return BrokerStatus(shown, pending_messages(client), last_heartbeat_age(client))
+            return BrokerStatus(
+                shown, pending_messages(client, namespace), last_heartbeat_age(client)
+            )
         finally:
             client.close()
     except BrokerError as exc:

@@ -58,6 +58,14 @@ def wait_until(
         time.sleep(0.1)
 
 
+def namespace_of(database_url: str) -> str:
+    """The broker namespace the workers of ``database_url``'s database use."""
+    from workers.database import broker_namespace, connect
+
+    with connect(database_url) as conn:
+        return broker_namespace(conn)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     url = os.environ.get("DNF_REDIS_URL")

@@ -11,6 +11,7 @@ import redis
 # Counted where dnf_status counts them too (it reads the broker without redis-py).
 from dnf_core.broker_layout import pending_messages
 from dnf_core.sqlfiles import load_sql
+from workers.database import broker_namespace
 
 __all__ = ["Backlog", "measure_backlog", "pending_messages"]
 
@@ -29,7 +30,8 @@ class Backlog:
 
 
 def measure_backlog(conn: psycopg.Connection[Any], broker: redis.Redis) -> Backlog:
-    """Count both; a read-only snapshot, safe to call from any process."""
+    """Count both, the messages in ``conn``'s database's queues only; a read-only
+    snapshot, safe to call from any process."""
     row = conn.execute(load_sql("queries/outbox_count")).fetchone()
     outbox = int(row[0]) if row else 0
-    return Backlog(outbox=outbox, messages=pending_messages(broker))
+    return Backlog(outbox=outbox, messages=pending_messages(broker, broker_namespace(conn)))

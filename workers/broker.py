@@ -5,13 +5,17 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.dispatch import QUEUES
+from workers.dispatch import QUEUES, queue_name
 
 SOCKET_TIMEOUT_S = 10
 
 
 def make_broker(
-    redis_url: str, *, heartbeat_timeout: float = 60.0, maintenance_chance: int = 1000
+    redis_url: str,
+    *,
+    heartbeat_timeout: float = 60.0,
+    maintenance_chance: int = 1000,
+    namespace: str = "",
 ) -> RedisBroker:
     """A Redis broker with Dramatiq's default middleware, set as the global broker.
 
@@ -28,6 +32,7 @@ def make_broker(
         socket_timeout=SOCKET_TIMEOUT_S,
     )
     for queue in QUEUES:
-        broker.declare_queue(queue)
+        # The queues of one database's pipeline (see workers.database.broker_namespace).
+        broker.declare_queue(queue_name(queue, namespace))
     dramatiq.set_broker(broker)
     return broker

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -10,6 +12,9 @@ from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dnf_core.errors import ServiceError
+from dnf_core.sqlfiles import load_sql
+
+logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10
 
@@ -31,6 +36,31 @@ def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connectio
             "the pgvector extension is not installed in this database; run the migrations"
         ) from exc
     return conn
+
+
+def broker_namespace(conn: psycopg.Connection[Any]) -> str:
+    """The broker namespace of ``conn``'s database (``sql/queries/broker_namespace.sql``).
+
+    Every queue of the database's pipeline carries it: the same for its relays and
+    actors however they reach it, different for any other database.
+    """
+    row = conn.execute(load_sql("queries/broker_namespace")).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def wait_for_namespace(database_url: str, *, max_backoff: float = 5.0) -> str:
+    """:func:`broker_namespace` of ``database_url``'s database, retried until Postgres
+    answers: a worker started before its database waits for it, as the relay does."""
+    backoff = 0.25
+    while True:
+        try:
+            with connect(database_url, autocommit=True) as conn:
+                return broker_namespace(conn)
+        except (ServiceError, psycopg.OperationalError) as exc:
+            logger.warning("cannot read the broker namespace (%s); retrying in %.2fs", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
 
 
 class ThreadConnections:

@@ -12,7 +12,7 @@ from workers.actors import declare_actors
 from workers.backfill import backfill_watch
 from workers.broker import make_broker
 from workers.config import Mode, WorkerConfig
-from workers.database import ThreadConnections
+from workers.database import ThreadConnections, wait_for_namespace
 from workers.dispatch import Dispatcher
 from workers.failures import FailureRecorder
 from workers.health import HealthFile
@@ -34,12 +34,16 @@ class WorkerProcess:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
+        # Queues carry the database's namespace: this worker's relay and actors agree on
+        # it, and workers of other databases sharing the Redis never see these messages.
+        self.namespace = wait_for_namespace(config.database_url)
         self.broker = make_broker(
             config.redis_url,
             heartbeat_timeout=config.heartbeat_timeout,
             maintenance_chance=config.maintenance_chance,
+            namespace=self.namespace,
         )
-        self.dispatcher = Dispatcher(self.broker)
+        self.dispatcher = Dispatcher(self.broker, namespace=self.namespace)
         self._stop = threading.Event()
         self._relay: Relay | None = None
         self._relay_thread: threading.Thread | None = None
@@ -54,7 +58,9 @@ class WorkerProcess:
             # In Redis: a database that refuses writes refuses the failure record too.
             self.broker.add_middleware(WriteRefusalRecorder(self.broker.client))
             runtime = Runtime(connections, self.dispatcher.send)
-            declare_actors(self.broker, runtime, max_retries=self.config.max_retries)
+            declare_actors(
+                self.broker, runtime, namespace=self.namespace, max_retries=self.config.max_retries
+            )
             # Idle consumers poll Redis every worker_timeout ms (default 1000): 100 ms
             # takes the pickup lag of a fresh burst from ~0.5 s to ~0.01 s.
             self._worker = dramatiq.Worker(

@@ -38,7 +38,7 @@ from dnf_core.services import EmbeddedPostgres, EmbeddedRedis
 from dnf_core.services.base import free_port
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
-from workers.dispatch import EMBED_QUEUE, FEED_QUEUE, Dispatcher
+from workers.dispatch import EMBED_QUEUE, FEED_QUEUE, Dispatcher, queue_name
 from workers.relay import Relay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -202,6 +202,12 @@ class Stack:
     def database_url(self) -> str:
         return self.services.database_url
 
+    @property
+    def queues(self) -> tuple[str, str]:
+        """The embed and feed queues of this database (its broker namespace)."""
+        ((namespace,),) = self.sql(load_sql("queries/broker_namespace"))
+        return queue_name(EMBED_QUEUE, namespace), queue_name(FEED_QUEUE, namespace)
+
     def sql(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement in its own connection: Postgres may have restarted since."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
@@ -244,12 +250,12 @@ class Stack:
         return keys
 
     def message_count(self) -> int:
-        return sum(int(self.client.hlen(f"dramatiq:{q}.msgs")) for q in (EMBED_QUEUE, FEED_QUEUE))
+        return sum(int(self.client.hlen(f"dramatiq:{q}.msgs")) for q in self.queues)
 
     def delivered(self) -> Counter[Key]:
         """How many messages in Redis carry each key (args are feed id, keys)."""
         counts: Counter[Key] = Counter()
-        for queue in (EMBED_QUEUE, FEED_QUEUE):
+        for queue in self.queues:
             for body in self.client.hvals(f"dramatiq:{queue}.msgs"):
                 # Bytes: the client does not decode responses.
                 message = dramatiq.Message.decode(cast(bytes, body))
@@ -325,7 +331,8 @@ class Stack:
     def start_relay_thread(self, record: Callable[[int], None], **options: Any) -> None:
         """A :class:`Relay` in a thread; ``record`` gets the key count of each task it sends."""
         broker = RedisBroker(url=self.services.redis_url)  # type: ignore[no-untyped-call]
-        dispatcher = Dispatcher(broker)
+        ((namespace,),) = self.sql(load_sql("queries/broker_namespace"))
+        dispatcher = Dispatcher(broker, namespace=namespace)
 
         def send(task: Task) -> None:
             dispatcher.send(task)

@@ -29,7 +29,7 @@ from catalog.models import Movie
 from dnf_core.grants import grant_sql
 from dnf_django.models import Failure, FeedItemStat, UserFeedProfile
 from dnf_django.registry import installed_specs
-from tests.conftest import set_feed_encoder, wait_until
+from tests.conftest import namespace_of, set_feed_encoder, wait_until
 from workers.backlog import pending_messages
 from workers.config import Mode
 from workers.refusals import REFUSALS
@@ -97,7 +97,11 @@ def worker_url(hashing_encoder: None, database_url: str) -> Iterator[str]:
 
 
 def test_messages_lost_from_redis_fail_the_status_until_a_backfill(
-    hashing_encoder: None, start_worker: StartWorker, redis_url: str, redis_client: redis.Redis
+    hashing_encoder: None,
+    start_worker: StartWorker,
+    clean_pipeline: str,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     # Items embedded and liked by a healthy pipeline first.
     worker = start_worker(backfill=False)
@@ -111,7 +115,10 @@ def test_messages_lost_from_redis_fail_the_status_until_a_backfill(
     newer = Movie.objects.bulk_create(Movie(title=f"newer {i}") for i in range(4))
     reader.liked_movies.add(older[0])
     wait_until(
-        lambda: outbox_events() == 0 and pending_messages(redis_client) >= 3,
+        lambda: (
+            outbox_events() == 0
+            and pending_messages(redis_client, namespace_of(clean_pipeline)) >= 3
+        ),
         what="the relay to move every event to Redis",
     )
     redis_client.flushdb()  # what FLUSHALL does to this database

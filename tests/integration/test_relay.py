@@ -7,6 +7,7 @@ import redis
 
 from catalog.models import Movie
 from dnf_core.events import Task, TaskKind
+from tests.conftest import namespace_of
 from workers.broker import make_broker
 from workers.dispatch import Dispatcher
 from workers.relay import Relay
@@ -63,12 +64,13 @@ def test_rows_stay_when_the_enqueue_fails(clean_pipeline: str) -> None:
 def test_messages_reach_the_redis_broker(
     clean_pipeline: str, redis_url: str, redis_client: redis.Redis
 ) -> None:
-    broker = make_broker(redis_url)
+    namespace = namespace_of(clean_pipeline)
+    broker = make_broker(redis_url, namespace=namespace)
     try:
         Movie.objects.bulk_create([Movie(title=f"M{i}") for i in range(300)])
-        with Relay(clean_pipeline, Dispatcher(broker).send) as relay:
+        with Relay(clean_pipeline, Dispatcher(broker, namespace=namespace).send) as relay:
             relay.drain()
         # 300 keys in messages of at most 256: two, bodies held until acknowledged.
-        assert redis_client.hlen("dramatiq:dnf_embed.msgs") == 2
+        assert redis_client.hlen(f"dramatiq:dnf_embed.{namespace}.msgs") == 2
     finally:
         broker.close()

@@ -48,9 +48,10 @@ MAX_BACKOFF_MS = 5 * 60_000
 
 
 def declare_actors(
-    broker: Broker, runtime: Runtime, *, max_retries: int = 20
+    broker: Broker, runtime: Runtime, *, namespace: str, max_retries: int = 20
 ) -> dict[TaskKind, dramatiq.Actor[..., object]]:
-    """Declare one actor per task kind on ``broker``, bound to ``runtime``.
+    """Declare one actor per task kind on ``broker``, bound to ``runtime``, consuming the
+    queues of broker namespace ``namespace`` (``runtime``'s database's).
 
     Actors are built here rather than at import time, so importing this package never
     creates or touches a broker.
@@ -65,7 +66,7 @@ def declare_actors(
 
         actors[kind] = dramatiq.actor(
             actor_name=actor_name(kind),
-            queue_name=queue_for(kind),
+            queue_name=queue_for(kind, namespace),
             broker=broker,
             time_limit=_TIME_LIMIT_MS.get(kind, _DEFAULT_TIME_LIMIT_MS),
             max_retries=max_retries,
