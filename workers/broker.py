@@ -6,6 +6,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from workers.dispatch import QUEUES, queue_name
+from workers.wakeup import WakingRedisBroker
 
 SOCKET_TIMEOUT_S = 10
 
@@ -15,14 +16,17 @@ def make_broker(
     *,
     heartbeat_timeout: float = 60.0,
     maintenance_chance: int = 1000,
+    wakeup: bool = True,
     namespace: str = "",
 ) -> RedisBroker:
     """A Redis broker with Dramatiq's default middleware, set as the global broker.
 
     Queues are declared up front so a relay-only process and the actors agree on them
-    even before the first message.
+    even before the first message. With ``wakeup``, enqueues wake idle consumers
+    (:mod:`workers.wakeup`) instead of leaving them to find messages by polling.
     """
-    broker = RedisBroker(  # type: ignore[no-untyped-call]
+    broker_class = WakingRedisBroker if wakeup else RedisBroker
+    broker = broker_class(  # type: ignore[no-untyped-call]
         url=redis_url,
         heartbeat_timeout=int(heartbeat_timeout * 1000),
         maintenance_chance=maintenance_chance,

@@ -72,6 +72,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between outbox polls when no NOTIFY arrives (default 2)",
     )
     parser.add_argument(
+        "--broker-wakeup",
+        type=_boolean,
+        default=True,
+        help="wake idle actor consumers on each enqueue through Redis pub/sub (default yes; "
+        "'no' leaves them to find messages every --idle-poll)",
+    )
+    parser.add_argument(
+        "--idle-poll",
+        type=float,
+        default=1.0,
+        help="seconds between fetches of an idle actor consumer (default 1)",
+    )
+    parser.add_argument(
         "--health-file",
         help="touch this file every second while healthy, for `python -m workers.healthcheck FILE`",
     )
@@ -119,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             processes=args.processes,
             poll_interval=args.poll_interval,
+            broker_wakeup=args.broker_wakeup,
+            idle_poll=args.idle_poll,
             max_retries=args.max_retries,
             heartbeat_timeout=args.heartbeat_timeout,
             maintenance_chance=args.maintenance_chance,

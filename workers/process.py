@@ -41,6 +41,7 @@ class WorkerProcess:
             config.redis_url,
             heartbeat_timeout=config.heartbeat_timeout,
             maintenance_chance=config.maintenance_chance,
+            wakeup=config.broker_wakeup,
             namespace=self.namespace,
         )
         self.dispatcher = Dispatcher(self.broker, namespace=self.namespace)
@@ -61,10 +62,12 @@ class WorkerProcess:
             declare_actors(
                 self.broker, runtime, namespace=self.namespace, max_retries=self.config.max_retries
             )
-            # Idle consumers poll Redis every worker_timeout ms (default 1000): 100 ms
-            # takes the pickup lag of a fresh burst from ~0.5 s to ~0.01 s.
+            # An idle consumer fetches every worker_timeout ms; woken by enqueues it
+            # needs no short one (see workers.wakeup and docs/tuning.md).
             self._worker = dramatiq.Worker(
-                self.broker, worker_threads=self.config.threads, worker_timeout=100
+                self.broker,
+                worker_threads=self.config.threads,
+                worker_timeout=round(self.config.idle_poll * 1000),
             )
             self._worker.start()
             logger.info("actors running with %d threads", self.config.threads)

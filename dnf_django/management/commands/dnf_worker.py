@@ -45,6 +45,8 @@ class Command(BaseCommand):
                     threads=options["threads"],
                     processes=options["processes"],
                     poll_interval=options["poll_interval"],
+                    broker_wakeup=options["broker_wakeup"],
+                    idle_poll=options["idle_poll"],
                     max_retries=options["max_retries"],
                     heartbeat_timeout=options["heartbeat_timeout"],
                     maintenance_chance=options["maintenance_chance"],
