@@ -39,6 +39,9 @@ class WorkerConfig:
     # messages without wake-ups (then 0.1 s keeps the pick-up lag near 40 ms).
     broker_wakeup: bool = True
     idle_poll: float = 1.0
+    # Under sustained writes the relay claims at most once per this many seconds, so
+    # each message carries many events' keys (workers.relay.Relay._gather).
+    coalesce: float = 0.05
     max_retries: int = 20
     # After this long without a heartbeat, a worker counts as dead and the messages
     # it held are redelivered (Dramatiq's Redis broker); checked on this share of
@@ -72,6 +75,10 @@ class WorkerConfig:
             raise ConfigurationError(f"max retries must be >= 0, got {self.max_retries}")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll interval must be positive, got {self.poll_interval}")
+        if not 0 <= self.coalesce <= 5:
+            raise ConfigurationError(
+                f"coalesce must be between 0 and 5 seconds, got {self.coalesce}"
+            )
         if not 0.001 <= self.idle_poll <= 60:
             raise ConfigurationError(
                 f"idle poll must be between 0.001 and 60 seconds, got {self.idle_poll}"

@@ -78,6 +78,7 @@ class WorkerProcess:
                 poll_interval=self.config.poll_interval,
                 listen_url=self.config.session_url,
                 on_outcome=self._relay_outcome,
+                coalesce_s=self.config.coalesce,
             )
             self._relay_thread = threading.Thread(
                 target=self._relay.run, args=(self._stop,), name="dnf-relay", daemon=True

@@ -53,9 +53,10 @@ class Relay:
         limits: BatchLimits | None = None,
         listen_url: str | None = None,
         on_outcome: Callable[[BaseException | None], None] | None = None,
+        coalesce_s: float = 0.0,
     ) -> None:
-        if batch_size < 1 or poll_interval <= 0:
-            raise ValueError("batch_size must be >= 1 and poll_interval > 0")
+        if batch_size < 1 or poll_interval <= 0 or coalesce_s < 0:
+            raise ValueError("batch_size must be >= 1, poll_interval > 0 and coalesce_s >= 0")
         self.database_url = database_url
         self.listen_url = listen_url or database_url
         self.send = send
@@ -65,6 +66,9 @@ class Relay:
         # Told of each round's failure, or None once the outbox is drained: the worker
         # process records the database's refusals where dnf_status reads them.
         self.on_outcome = on_outcome
+        # No claim sooner than this after the last one that moved rows (see _gather).
+        self.coalesce_s = coalesce_s
+        self._moved_at: float | None = None
         self._conn: psycopg.Connection[Any] | None = None
         # None until the first success: a relay that never reached Postgres is not healthy.
         self._progress_at: float | None = None
@@ -132,8 +136,13 @@ class Relay:
                         listener = connect(self.listen_url, autocommit=True)
                         listener.execute(f"LISTEN {CHANNEL}")
                         logger.info("relay listening on %s", CHANNEL)
-                    while not stop.is_set() and self.relay_batch():
-                        self._progress_at = time.monotonic()
+                    while not stop.is_set() and (moved := self.relay_batch()):
+                        self._progress_at = self._moved_at = time.monotonic()
+                        if moved < self.batch_size:
+                            # The claim emptied the outbox: rows found by another claim
+                            # now would be writes that just committed, one or two at a
+                            # time; _wait gathers them (the NOTIFY is already pending).
+                            break
                     self._progress_at = time.monotonic()
                     backoff, last_failure = MIN_BACKOFF_S, None
                     self._report(None)
@@ -187,7 +196,22 @@ class Relay:
                 # The drain that follows covers every statement committed so far, so the
                 # rest of a burst of notifications needs no drain of its own.
                 list(listener.notifies(timeout=0))
+                self._gather(stop)
                 return
+
+    def _gather(self, stop: threading.Event) -> None:
+        """Wait until ``coalesce_s`` has passed since the last batch that moved rows.
+
+        After a quiet spell the first NOTIFY is served at once. Under a stream of small
+        writes (one like per transaction), claiming on every NOTIFY would send one
+        message per event and task kind, and the actors would spend their time on
+        per-message overhead; waiting lets each claim take what committed meanwhile,
+        so a message carries many keys, at a latency cost of at most ``coalesce_s``.
+        """
+        if self._moved_at is not None:
+            left = self._moved_at + self.coalesce_s - time.monotonic()
+            if left > 0:
+                stop.wait(left)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:

@@ -45,6 +45,7 @@ class Command(BaseCommand):
                     threads=options["threads"],
                     processes=options["processes"],
                     poll_interval=options["poll_interval"],
+                    coalesce=options["coalesce"],
                     broker_wakeup=options["broker_wakeup"],
                     idle_poll=options["idle_poll"],
                     max_retries=options["max_retries"],
