@@ -11,6 +11,7 @@ here, in the bench, so the shipped worker carries none of it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -88,6 +89,9 @@ def _time_wake_ups(log: StageLog) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``dnf-worker`` with a stage log; single process only."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = WorkerConfig.from_env(**{k: v for k, v in vars(args).items() if k != "mode"})
     config = WorkerConfig(**{**config.__dict__, "mode": Mode(args.mode)})
     process = WorkerProcess(config)
