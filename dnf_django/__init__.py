@@ -46,6 +46,7 @@ __all__ = [
     "UnknownFeedAttribute",
     "UserFeedProfile",
     "django_database",
+    "pause_capture",
     "pipeline_status",
 ]
 
@@ -56,6 +57,7 @@ _LOCATIONS = {
     "NeuralRecommendMixin": "dnf_django.mixins",
     "PipelineStatus": "dnf_django.status",
     "pipeline_status": "dnf_django.status",
+    "pause_capture": "dnf_django.capture",
     "UserFeedProfile": "dnf_django.models",
     # For settings.py: needs neither settings nor the app registry.
     "django_database": "dnf_django.endpoints",

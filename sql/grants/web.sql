@@ -10,3 +10,6 @@ GRANT SELECT ON dnf_item_rank, dnf_rank_state, dnf_item_factor, dnf_embedding_mo
 GRANT SELECT, DELETE ON dnf_failure TO {role};
 -- get_page keeps each chain's shown keys, and purges expired chains as it writes.
 GRANT SELECT, INSERT, DELETE ON dnf_shown_page TO {role};
+-- pause_capture hands a bulk import's feeds back to the backfill, in the import's
+-- transaction.
+GRANT SELECT, INSERT, UPDATE ON dnf_backfill TO {role};
