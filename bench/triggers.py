@@ -10,6 +10,12 @@ handler connected vs disconnected. Within each measurement the two variants alte
 time without / time with, so 1.0 means no overhead. No relay or worker runs, so the
 outbox is not drained meanwhile.
 
+Bulk imports (``paused_bulk_ratio``): one large ``Movie.objects.bulk_create`` in a
+transaction, three ways: inside ``dnf_django.capture.paused`` with the feed's
+triggers installed, with no feed trigger installed at all (dropped, so not even the
+transition tables are kept), and captured as usual. Each rep runs the three in a
+rotating order from the same table.
+
 ``DNF_BENCH_QUICK=1`` shrinks every size, for trying the code, not for figures.
 """
 
@@ -49,12 +55,14 @@ class Plan:
     upstream_single_reps: int = 2  # a like costs it ~20x ours: 2 keep the run short
     bulk_reps: int = 40  # a bulk run is one short, noisy statement: take many
     warmup_n: int = 200
+    import_n: int = 100_000  # movies per bulk import
+    import_reps: int = 6  # a multiple of 3 and even: each variant in each position alike
     seed: int = 20_240_601
 
 
 QUICK_PLAN = Plan(
     users=50, items=400, single_n=200, block=50, bulk_n=1000, single_reps=2,
-    upstream_single_reps=2, bulk_reps=4, warmup_n=20,
+    upstream_single_reps=2, bulk_reps=4, warmup_n=20, import_n=2000, import_reps=6,
 )  # fmt: skip
 
 
@@ -70,6 +78,8 @@ def run() -> dict[str, Any]:
         "single_ratio": ours["single_create"]["ratio"],
         "single_ratio_add": ours["single_add"]["ratio"],
         "bulk_ratio": ours["bulk_create"]["ratio"],
+        "paused_bulk_ratio": ours["bulk_import"]["paused_bulk_ratio"],
+        "captured_import_ratio": ours["bulk_import"]["captured_ratio"],
         "upstream_single_ratio": upstream["single_add"]["ratio"],
         "upstream_single_ratio_caller": upstream["single_add"]["caller_ratio"],
         "upstream_bulk_ratio": upstream["bulk_create"]["ratio"],
@@ -102,6 +112,18 @@ NOTES = {
     "bulk_ratio": (
         "ours: one bulk_create of bulk_n likes (Django sends one INSERT .. UNNEST, so one "
         "trigger call writing bulk_n outbox rows)."
+    ),
+    "paused_bulk_ratio": (
+        "ours: time of one bulk_create of import_n movies in one transaction with NO feed "
+        "trigger installed / the same inside dnf_django.capture.paused(MovieFeed) with the "
+        "v3 triggers installed (so: throughput paused / throughput with no capture at all; "
+        "1.0 = the pause costs nothing). The paused run includes the pause's own statements "
+        "and the backfill hand-back at the end of the block, and writes no outbox row "
+        "(outbox_rows_paused). Median of per-rep ratios."
+    ),
+    "captured_import_ratio": (
+        "ours: the same import with no trigger / captured as usual (one outbox row holding "
+        "import_n keys): what the pause saves."
     ),
     "upstream_single_ratio": (
         "upstream: post.likes.add(user), one per transaction, its m2m_changed handler "
@@ -353,11 +375,13 @@ def _measure_ours(plan: Plan) -> dict[str, Any]:
         create = _singles(fixture, plan, _time_creates)
         add = _singles(fixture, plan, _time_adds)
         bulk = _statements(fixture, plan.bulk_reps, lambda: _time_bulk(fixture.bulk))
+        explain = _explain(fixture)
         return {
             "single_create": create,
             "single_add": add,
             "bulk_create": {"n": plan.bulk_n, **_summary(len(fixture.bulk), bulk)},
-            "explain": _explain(fixture),
+            "bulk_import": _imports(plan),
+            "explain": explain,
         }
     finally:
         connections.close_all()
@@ -407,4 +431,99 @@ def _explain(fixture: Fixture) -> dict[str, Any]:
         "bulk_execution_ms_with": with_capture["Execution Time"],
         "bulk_execution_ms_without": without_capture["Execution Time"],
         "bulk_trigger_ms": _trigger_ms(with_capture),
+    }
+
+
+# -- bulk imports: capture paused ----------------------------------------------------
+
+IMPORT_VARIANTS = ("none", "paused", "captured")
+
+
+def _feed_triggers(installed: bool) -> None:
+    """The movie feed's triggers dropped, then installed again if ``installed``."""
+    from catalog.feeds import MovieFeed
+    from dnf_core.ddl import CURRENT, _create_triggers, _drop_triggers
+
+    spec = MovieFeed.get_spec()
+    # The migrations' own SQL: dropping leaves the tables as if no feed were declared.
+    for statement in _drop_triggers(spec, CURRENT):
+        _execute(statement)
+    if installed:
+        for statement in _create_triggers(spec, CURRENT):
+            _execute(statement)
+
+
+def _reset_import(base_max_id: int, variant: str) -> None:
+    """The movies before the imports, empty outbox, vacuumed; triggers for ``variant``."""
+    _feed_triggers(installed=False)  # so that the cleanup writes no outbox rows
+    _execute("DELETE FROM catalog_movie WHERE id > %s", [base_max_id])
+    _execute("TRUNCATE dnf_outbox")
+    _execute("VACUUM (ANALYZE) catalog_movie, dnf_outbox, dnf_backfill")
+    _feed_triggers(installed=variant != "none")
+
+
+def _time_import(variant: str, n: int, seed: int) -> float:
+    """One ``bulk_create`` of ``n`` new movies in one transaction, paused or not."""
+    from django.db import transaction
+
+    from catalog.feeds import MovieFeed
+    from catalog.models import Movie
+    from dnf_django.capture import paused
+
+    rng = random.Random(seed)
+    genres = ("Drama", "Comedy", "Sci-Fi", "Horror", "Romance")
+    rows = [
+        Movie(title=f"Imported movie {i} {rng.random():.6f}", genres=rng.choice(genres))
+        for i in range(n)
+    ]
+    start = time.perf_counter()
+    with paused(MovieFeed) if variant == "paused" else transaction.atomic():
+        Movie.objects.bulk_create(rows)
+    return time.perf_counter() - start
+
+
+def _outbox_rows() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dnf_outbox")
+        return int(cur.fetchone()[0])
+
+
+def _imports(plan: Plan) -> dict[str, Any]:
+    """``paused_bulk_ratio``: a large import inside the pause vs with no trigger at all."""
+    from catalog.models import Movie
+
+    base_max_id = Movie.objects.order_by("-id").values_list("id", flat=True)[0]
+    for variant in IMPORT_VARIANTS:  # warm plans and caches, untimed
+        _reset_import(base_max_id, variant)
+        _time_import(variant, min(plan.import_n, 2000), plan.seed)
+    runs: Runs = {variant: [] for variant in IMPORT_VARIANTS}
+    outbox_paused = []
+    for rep in range(plan.import_reps):
+        # Rotate which variant goes first, and reverse every other rep.
+        order = IMPORT_VARIANTS[rep % 3 :] + IMPORT_VARIANTS[: rep % 3]
+        for variant in order if rep % 2 == 0 else order[::-1]:
+            _reset_import(base_max_id, variant)
+            seed = plan.seed + rep
+            runs[variant].append(
+                _without_gc(lambda v=variant, s=seed: _time_import(v, plan.import_n, s))
+            )
+            if variant == "paused":
+                outbox_paused.append(_outbox_rows())
+    _reset_import(base_max_id, "captured")
+
+    def ratio(measured: str, baseline: str) -> float:
+        """Median per rep of baseline time / measured time (throughput measured / baseline)."""
+        return statistics.median(b / m for m, b in zip(runs[measured], runs[baseline], strict=True))
+
+    return {
+        "n": plan.import_n,
+        "reps": plan.import_reps,
+        "rows_per_s": {v: plan.import_n / statistics.median(runs[v]) for v in IMPORT_VARIANTS},
+        "seconds": runs,
+        "paused_bulk_ratio": ratio("paused", "none"),
+        "captured_ratio": ratio("captured", "none"),
+        "paused_speedup_over_captured": ratio("paused", "captured"),
+        "outbox_rows_paused": max(outbox_paused),
     }
