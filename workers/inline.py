@@ -126,12 +126,21 @@ class InlinePipeline:
 
     def run(self) -> InlineRun:
         """Claim every outbox row, perform what it stands for and everything that follows."""
+        return self._drain(claim=True)
+
+    def perform(self, task: Task) -> InlineRun:
+        """Perform ``task`` and the follow-ups it sends, now, without touching the outbox
+        (whose events stay the relay's); scheduled follow-ups run at once too."""
+        self._queue.append(task)
+        return self._drain(claim=False)
+
+    def _drain(self, *, claim: bool) -> InlineRun:
         started = time.monotonic()
         self._adapt_vectors()
         self._serve_overridden_encoders()
         result = InlineRun()
         while True:
-            if not self._queue:
+            if claim and not self._queue:
                 result.events += self._claim()
             if not self._queue and self._later:
                 # Scheduled work runs once the immediate work is done, as its delay
