@@ -78,7 +78,7 @@ def _text_field(model: type[models.Model], name: Any, feed: str) -> models.Field
             f"not text. {later}"
         )
     field = _field(model, name, feed, "text_fields")
-    if name == "embedding_hash":
+    if name in ("embedding", "embedding_hash"):
         # The mixin's own column: text that included its hash would change with
         # every embedding written, and be embedded again forever.
         raise ConfigurationError(

@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 import redis
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Movie
-from dnf_core.broker_layout import MESSAGE_HASHES
+from dnf_core.broker_layout import message_hashes
 from dnf_core.encoders import HashingEncoder
+from dnf_core.sqlfiles import load_sql
 from dnf_django.models import UserFeedProfile
 
 pytestmark = pytest.mark.services
@@ -121,8 +123,12 @@ def site(database_url: str, redis_url: str, redis_client: redis.Redis) -> dict[s
         user=reader, feed_id="movies", embedding=vector("space"), updated_at=now
     )
     User.objects.create_superuser("operator")
-    # One message waiting, which the status must count without redis-py.
-    redis_client.hset(MESSAGE_HASHES[0], "message-1", "{}")
+    # One message waiting in this database's queues, which the status must count
+    # without redis-py.
+    with connection.cursor() as cur:
+        cur.execute(load_sql("queries/broker_namespace"))
+        (namespace,) = cur.fetchone()
+    redis_client.hset(message_hashes(namespace)[0], "message-1", "{}")
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from django.test.utils import isolate_apps
 from django.utils.functional import SimpleLazyObject
 
 from catalog.feeds import MovieFeed
@@ -16,10 +18,18 @@ from dnf_django.arguments import checked_item, checked_items, checked_user
 from tests.feedapp.models import Article, Reaction
 
 
-class MovieProxy(Movie):
-    class Meta:
-        proxy = True
-        app_label = "catalog"
+@pytest.fixture
+def movie_proxy() -> Iterator[type[Movie]]:
+    """A proxy of Movie, registered in a registry of its own: in the project's, it would
+    be a model makemigrations wants a migration for."""
+    with isolate_apps("catalog"):
+
+        class MovieProxy(Movie):
+            class Meta:
+                proxy = True
+                app_label = "catalog"
+
+        yield MovieProxy
 
 
 def test_users_that_are_users_pass() -> None:
@@ -58,13 +68,13 @@ def test_an_unsaved_user_is_a_value_error() -> None:
 
 
 @pytest.mark.parametrize("argument", ["queryset", "excluded_queryset"])
-def test_querysets_of_the_content_model_pass(argument: str) -> None:
+def test_querysets_of_the_content_model_pass(argument: str, movie_proxy: type[Movie]) -> None:
     movies = Movie.objects.filter(title="x")
     assert checked_items(MovieFeed, movies, argument) is movies
     assert checked_items(MovieFeed, None, argument) is None
     # A manager is its all(); a proxy model reads the same table with the same keys.
     assert checked_items(MovieFeed, Movie.objects, argument).model is Movie  # type: ignore[union-attr]
-    assert checked_items(MovieFeed, MovieProxy.objects.all(), argument) is not None
+    assert checked_items(MovieFeed, movie_proxy.objects.all(), argument) is not None
     assert checked_items(MovieFeed, movies.values("pk"), argument) is not None
 
 
@@ -94,10 +104,10 @@ def test_excluded_queryset_points_keys_at_excluded_ids() -> None:
         checked_items(MovieFeed, [1, 2], "excluded_queryset")
 
 
-def test_items_to_explain() -> None:
+def test_items_to_explain(movie_proxy: type[Movie]) -> None:
     movie = Movie(pk=3, title="m")
     assert checked_item(MovieFeed, movie) is movie
-    assert checked_item(MovieFeed, MovieProxy(pk=3)) is not None
+    assert checked_item(MovieFeed, movie_proxy(pk=3)) is not None
     # Keys are converted as the key field converts them.
     assert checked_item(MovieFeed, 3) == 3
     assert checked_item(MovieFeed, "3") == 3
