@@ -39,8 +39,8 @@ from dnf_django.evaluation.scratch import (
     scratch_redis,
     set_encoder,
 )
+from dnf_django.management.commands._worker_runs import run_worker_until_idle
 from dnf_django.models import UserFeedProfile
-from dnf_django.pipeline_runs import run_worker_until_idle
 from dnf_django.registry import installed_specs, registered_feeds
 
 # The upstream formula's profile window (django-neural-feed's default).

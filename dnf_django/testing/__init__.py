@@ -22,15 +22,35 @@ model. See docs/testing.md.
 
 from __future__ import annotations
 
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from django.core.management import call_command
 from django.db import connections
 
+from dnf_core.sqlfiles import load_sql
 from dnf_django.registry import installed_specs, registered_feeds
-from workers.inline import InlinePipeline, InlineRun
 
-__all__ = ["FeedPipeline", "InlineRun", "NeuralFeedTestMixin", "run_pipeline", "settings_encoders"]
+__all__ = [
+    "FeedPipeline",
+    "NeuralFeedTestMixin",
+    "PipelineRun",
+    "run_pipeline",
+    "settings_encoders",
+]
+
+
+@dataclass
+class PipelineRun:
+    """What one run did: outbox events claimed, tasks performed by kind, seconds."""
+
+    events: int = 0
+    tasks: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
 
 
 def settings_encoders(using: str = "default") -> dict[str, dict[str, Any]]:
@@ -62,18 +82,27 @@ class FeedPipeline:
         self.using = using
         self.settings_encoder = settings_encoder
 
-    def run(self) -> InlineRun:
+    def run(self) -> PipelineRun:
         """Run the pipeline until the outbox and every follow-up task are done.
 
         Returns what it did (events claimed, tasks by kind). A task that fails raises
-        here, where a worker would retry it.
+        here, where a worker would retry it. The work itself is the
+        ``dnf_run_pipeline`` command's: the actors' code is the worker's, which only
+        commands import, so a web process that imports this module loads none of it.
         """
-        overrides = settings_encoders(self.using) if self.settings_encoder else {}
-        return InlinePipeline(self._connection(), spec_overrides=overrides).run()
+        flags = ["--settings-encoder"] if self.settings_encoder else []
+        out = call_command(
+            "dnf_run_pipeline", "--database", self.using, *flags, stdout=io.StringIO()
+        )
+        done = json.loads(out)
+        return PipelineRun(done["events"], Counter(done["tasks"]), done["seconds"])
 
     def pending(self) -> int:
         """Outbox events captured and not processed yet (rows, one per statement)."""
-        return InlinePipeline(self._connection()).pending_events()
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(load_sql("queries/outbox_count"))
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def __enter__(self) -> FeedPipeline:
         return self
@@ -89,18 +118,8 @@ class FeedPipeline:
         if exc_type is None:
             self.run()
 
-    def _connection(self) -> Any:
-        """The psycopg connection Django holds: the test's session and transaction.
 
-        A connection of our own would see nothing a ``TestCase`` wrote, since its
-        transaction is never committed.
-        """
-        connection = connections[self.using]
-        connection.ensure_connection()
-        return connection.connection
-
-
-def run_pipeline(using: str = "default") -> InlineRun:
+def run_pipeline(using: str = "default") -> PipelineRun:
     """Run database ``using``'s pipeline once, in-process (see :class:`FeedPipeline`)."""
     return FeedPipeline(using).run()
 

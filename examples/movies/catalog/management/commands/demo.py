@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from catalog.feeds import MovieFeed
 from catalog.models import Movie
 from dnf_django.endpoints import database_url, redis_url
-from dnf_django.pipeline_runs import run_worker_until_idle
+from dnf_django.management.commands._worker_runs import run_worker_until_idle
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 SHOWN_USERS = (41, 73, 24)

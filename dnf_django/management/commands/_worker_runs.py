@@ -2,7 +2,10 @@
 
 The demo and ``dnf_evaluate`` both fill a database and need every item embedded and
 every profile built before they read feeds; they share this instead of each waiting
-in its own way. Tests that need no worker process use :mod:`dnf_django.testing`.
+in its own way. It starts a worker, so it lives with the commands, the only part of
+the app that may import the worker's code (Django takes no command from a module
+named with a leading underscore). Tests that need no worker process use
+:mod:`dnf_django.testing`.
 """
 
 from __future__ import annotations
