@@ -29,7 +29,7 @@ from django.db.models import BooleanField, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from dnf_core.errors import InvalidArgument, InvalidCursor
+from dnf_core.errors import InvalidCursor
 from dnf_core.sqlfiles import load_sql
 from dnf_django.conf import feed_setting
 from dnf_django.expressions import SqlTemplate
@@ -211,8 +211,6 @@ def _page_steps(
 ) -> PageSteps:
     from dnf_django.query import check_limit
 
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidArgument(f"limit must be a positive integer, got {limit!r}")
     check_limit(limit)
     spec = feed.get_spec()
     owner = _owner(spec.feed_id, _user_key(user))

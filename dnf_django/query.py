@@ -162,8 +162,6 @@ def rank_feed(
     now: datetime | None = None,
 ) -> QuerySet[Any]:
     """Candidates of ``feed`` for ``user``, scored and ordered by score then key."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidArgument(f"limit must be a positive integer, got {limit!r}")
     check_limit(limit)
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
@@ -260,10 +258,12 @@ def _quoted(key: Any) -> str:
     return '"' + str(key).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def check_limit(limit: int) -> None:
-    """Raise InvalidArgument (a ValueError) when ``limit`` is above the ``MAX_LIMIT``
-    setting: up to it, every request gets ``min(limit, items that pass its filters)``
-    items."""
+def check_limit(limit: Any) -> None:
+    """Raise InvalidArgument (a ValueError) unless ``limit`` is a positive integer up to
+    the ``MAX_LIMIT`` setting: up to it, every request gets ``min(limit, items that
+    pass its filters)`` items."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be a positive integer, got {limit!r}")
     bound = feed_setting("MAX_LIMIT")
     if limit > bound:
         raise InvalidArgument(
