@@ -160,8 +160,12 @@ def rank_feed(
     excluded_queryset: QuerySet[Any] | None,
     limit: int,
     now: datetime | None = None,
+    profile: Profile | None = None,
 ) -> QuerySet[Any]:
-    """Candidates of ``feed`` for ``user``, scored and ordered by score then key."""
+    """Candidates of ``feed`` for ``user``, scored and ordered by score then key.
+
+    ``profile`` ranks against other vectors than ``user``'s: ``Feed.similar`` passes
+    an item's own (``dnf_django.similar``)."""
     check_limit(limit)
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
@@ -175,7 +179,8 @@ def rank_feed(
         # skips interacted items as it goes and still brings its full count.
         items = items.filter(not_interacted(spec, user))
 
-    profile = user_profile(feed, spec, user)
+    if profile is None:
+        profile = user_profile(feed, spec, user)
     now = clock(now)
     _, freshest_first = _freshness(feed, now)
     rank = _rank_query(feed, profile, now)
