@@ -23,6 +23,10 @@ class Explanation:
     ``contributions`` are those times their feed weights, and sum to ``score``.
     ``has_profile`` is False for anonymous users and users with no likes yet, whose
     similarity is 0 by definition.
+
+    ``similar_to`` is set for an object that came from ``similar()``: the key of the
+    item it is like. Its signals were measured against that item's vectors, which
+    stand for the profile (``has_profile`` is then True, whatever the user).
     """
 
     item_key: Any
@@ -31,6 +35,7 @@ class Explanation:
     weights: dict[str, float]
     contributions: dict[str, float]
     score: float
+    similar_to: Any = None
 
     def __str__(self) -> str:
         parts = ", ".join(
@@ -39,21 +44,27 @@ class Explanation:
             for name in SIGNALS
         )
         profile = "" if self.has_profile else " (no profile: similarity not used)"
+        if self.similar_to is not None:
+            profile = f" (like item {self.similar_to})"
         return f"item {self.item_key}: score {self.score:.3f} = {parts}{profile}"
 
 
 def explain(feed: Any, user: Any, item: Any, now: datetime | None = None) -> Explanation:
     """Explain ``item`` (an object or a key) in ``user``'s feed.
 
-    An object that came from ``get_feed`` or ``get_page`` carries its signals, which
-    are used as they are; anything else is scored in one query with the feed's own
-    expressions, at ``now`` (default: the current time). One more query reads
-    whether the user has a profile.
+    An object that came from ``get_feed``, ``get_page`` or ``similar`` carries its
+    signals, which are used as they are; anything else is scored in one query with
+    the feed's own expressions, at ``now`` (default: the current time). One more
+    query reads whether the user has a profile (none for an object of ``similar``,
+    whose signals are to an item, not to the user).
     """
     spec = feed.get_spec()
     key, signals, query = _signals(feed, spec, user, item, now)
     if query is not None:
         signals = _row_signals(feed, key, query.first())
+    similar_to = _similar_to(item)
+    if similar_to is not None:
+        return _explanation(feed, key, signals, True, similar_to)
     profiles = profiles_of(feed, spec, user)
     return _explanation(feed, key, signals, profiles is not None and profiles.exists())
 
@@ -65,6 +76,9 @@ async def aexplain(feed: Any, user: Any, item: Any, now: datetime | None = None)
     key, signals, query = _signals(feed, spec, user, item, now)
     if query is not None:
         signals = _row_signals(feed, key, await query.afirst())
+    similar_to = _similar_to(item)
+    if similar_to is not None:
+        return _explanation(feed, key, signals, True, similar_to)
     profiles = profiles_of(feed, spec, user)
     return _explanation(feed, key, signals, profiles is not None and await profiles.aexists())
 
@@ -91,7 +105,17 @@ def _row_signals(feed: Any, key: Any, row: dict[str, Any] | None) -> dict[str, f
     return {name: float(row[name]) for name in SIGNALS}
 
 
-def _explanation(feed: Any, key: Any, signals: dict[str, float], profiled: bool) -> Explanation:
+def _similar_to(item: Any) -> Any:
+    """The key of the item ``item`` is like, when it came from ``similar()`` with its
+    signals; else None."""
+    if isinstance(item, models.Model) and all(hasattr(item, name) for name in SIGNALS):
+        return getattr(item, "dnf_similar_to", None)
+    return None
+
+
+def _explanation(
+    feed: Any, key: Any, signals: dict[str, float], profiled: bool, similar_to: Any = None
+) -> Explanation:
     weights = {name: float(feed.get_setting(f"weight_{name}")) for name in SIGNALS}
     contributions = {name: weights[name] * signals[name] for name in SIGNALS}
     return Explanation(
@@ -101,4 +125,5 @@ def _explanation(feed: Any, key: Any, signals: dict[str, float], profiled: bool)
         weights=weights,
         contributions=contributions,
         score=sum(contributions.values()),
+        similar_to=similar_to,
     )

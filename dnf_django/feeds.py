@@ -279,6 +279,68 @@ class BaseNeuralFeed:
         )
 
     @classmethod
+    def similar(
+        cls,
+        item: Any,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        limit: int = 10,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+        now: datetime | None = None,
+    ) -> models.QuerySet[Any]:
+        """A lazy QuerySet of the items most like ``item`` ("more like this"), best first.
+
+        Ranked as :meth:`get_feed` ranks for a user whose one like is ``item``: its
+        text vector stands for the profile (``similarity`` is the cosine of the two
+        embeddings), its collaborative vector for the collaborative profile
+        (``collaborative``: the items it is co-liked with), and freshness and
+        popularity count with the feed's weights. ``item`` itself is left out. One
+        query, from the feed's indexes, within ``queryset``'s filters and without
+        ``excluded_ids`` / ``excluded_queryset``, with the same checks and ``limit``
+        bound as :meth:`get_feed`; ``explain(None, obj)`` takes its objects apart.
+
+        ``item`` is an instance of the content model or its key. An item with neither
+        an embedding nor a collaborative vector yet (just created, say) has nothing to
+        be like: the result is empty, not padded with fresh or popular items. A key no
+        item has raises :class:`~dnf_core.errors.ItemNotFound` (also the model's
+        ``DoesNotExist``) when the result is evaluated.
+        """
+        from dnf_django.arguments import checked_item, checked_items
+        from dnf_django.similar import similar_items
+
+        return similar_items(
+            cls,
+            checked_item(cls, item),
+            queryset=checked_items(cls, queryset, "queryset"),
+            excluded_ids=excluded_ids,
+            excluded_queryset=checked_items(cls, excluded_queryset, "excluded_queryset"),
+            limit=limit,
+            now=now,
+        )
+
+    @classmethod
+    async def asimilar(
+        cls,
+        item: Any,
+        queryset: models.QuerySet[Any] | None = None,
+        excluded_ids: Any = None,
+        limit: int = 10,
+        excluded_queryset: models.QuerySet[Any] | None = None,
+        now: datetime | None = None,
+    ) -> list[Any]:
+        """:meth:`similar` for async views: the items as a list, read with the ORM's
+        async iteration (a list for the reason :meth:`aget_feed` gives)."""
+        items = cls.similar(
+            item,
+            queryset=queryset,
+            excluded_ids=excluded_ids,
+            limit=limit,
+            excluded_queryset=excluded_queryset,
+            now=now,
+        )
+        return [row async for row in items]
+
+    @classmethod
     def get_user_vector(cls, user: Any) -> list[float] | None:
         """``user``'s profile in this feed as a list of floats, or None (1.x's API).
 
