@@ -42,6 +42,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from bench import similar
 from bench.meters import cpu_meter, named, this_process
 from bench.scratch import scratch_database, server_url, setup_example_project
 from bench.upstream import harness
@@ -132,6 +133,7 @@ def run() -> dict[str, Any]:
             ours = time_ours(plan, world)
             ours["recall"] = recall(world, plan)
             ours["explain"] = explain(world)
+            ours["similar"] = similar.measure(plan, plan.items)
             upstream_off = _time_upstream(url, plan, world, "off")
             load["upstream_hnsw_build_s"] = _build_index(conn, UP_HNSW)
             conn.execute(f"ANALYZE {UP_POSTS}")
@@ -168,6 +170,9 @@ def _summary(
         "recall_at_20": ours["recall"]["recall_at_20"],
         "recall_at_20_cold": ours["recall"]["recall_at_20_cold"],
         "excluded_100k_extra_ms": ours["excluded_100k"]["extra_p50_ms"],
+        "similar_p50_ms": ours["similar"]["p50_ms"],
+        "similar_p95_ms": ours["similar"]["p95_ms"],
+        "similar_recall_at_10": ours["similar"]["recall_at_10"],
         "ours_queries_per_call": ours["queries_per_call"],
         "ours_cold_queries_per_call": ours["cold_queries_per_call"],
         "upstream_queries_per_call": off["queries_per_call"],
@@ -273,6 +278,7 @@ NOTES = {
         "share one ranking)."
     ),
     "elapsed_s": "the whole benchmark, generation, loads and index builds included.",
+    **similar.NOTES,
 }
 
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from dnf_core.ddl import install_sql
 from dnf_core.encoders import HashingEncoder
+from dnf_core.errors import ItemNotFound
 from dnf_django.endpoints import database_url
 from dnf_django.models import FeedItemStat, UserFeedProfile
 from tests.conftest import LOGS, WAIT_TIMEOUT_S, wait_until
@@ -281,6 +283,34 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
     keys = list(_posts(feed).objects.order_by("pk").values_list("pk", flat=True))
     for given in (keys[1:], [str(key) for key in keys[1:]]):
         assert [post.pk for post in feed.get_feed(user, excluded_ids=given)] == [keys[0]]
+
+
+@pytest.mark.parametrize("feed_id", FEED_IDS)
+def test_more_like_this(site: Site, feed_id: str) -> None:
+    feed = FEEDS[feed_id]
+    posts = _posts(feed)
+    source = posts.objects.get(title=f"{TOPICS[0]} number 102")
+    found = list(feed.similar(source, limit=3))
+    # Its text and its co-likers agree: another space post comes first.
+    assert found and "space" in found[0].title, [p.title for p in found]
+    assert source.pk not in {post.pk for post in found}
+    # The key, and its text, name the same item.
+    for named in (source.pk, str(source.pk)):
+        assert [p.pk for p in feed.similar(named, limit=3)] == [p.pk for p in found]
+    explained = feed.explain(None, found[0])
+    assert explained.similar_to == source.pk
+    assert explained.score == pytest.approx(found[0].score)
+    rest = list(feed.similar(source, limit=3, excluded_ids=[str(found[0].pk)]))
+    assert found[0].pk not in {post.pk for post in rest} and len(rest) == 3
+    missing: Any = max(posts.objects.values_list("pk", flat=True))
+    if posts._meta.pk.name == "slug":
+        missing = "no such post"
+    elif posts._meta.pk.get_internal_type() == "UUIDField":
+        missing = uuid.uuid4()
+    else:
+        missing += 1000
+    with pytest.raises(ItemNotFound):
+        list(feed.similar(missing))
 
 
 @pytest.mark.parametrize("feed_id", FEED_IDS)
