@@ -9,12 +9,13 @@ what was installed, even after the current versions moved on.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dnf_core.identifiers import quote_identifier, quote_literal
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import placeholders, render_sql
+from dnf_core.text_lookups import affected_items, function_name, related_tables
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,38 @@ class DdlVersions:
     factor: int = 1
     # 0: installed before users without a profile had an index of their own.
     cold: int = 0
+    # Triggers on the tables a feed's text reads through lookups; 0: none installed
+    # (a feed whose text reads only its own row has none).
+    related: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        data = {
             "triggers": self.triggers,
             "index": self.index,
             "rank": self.rank,
             "factor": self.factor,
             "cold": self.cold,
         }
+        # Left out at 0, so a feed without lookups records what it recorded before.
+        if self.related:
+            data["related"] = self.related
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=3, index=3, rank=1, factor=2, cold=1)
+CURRENT = DdlVersions(triggers=3, index=3, rank=1, factor=2, cold=1, related=1)
+
+
+def current_versions(spec: FeedSpec) -> DdlVersions:
+    """What a new migration installs for ``spec``: :data:`CURRENT`, without triggers on
+    related tables when its text reads none (so such a feed is not migrated again)."""
+    if spec.text_lookups:
+        return CURRENT
+    return replace(CURRENT, related=0)
+
 
 # Rank vectors: the embedding, then freshness, popularity and a slack coordinate.
 RANK_EXTRA_DIMENSIONS = 3
@@ -94,8 +111,8 @@ def _create_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
         table=quote_identifier(spec.content_table),
         key=quote_identifier(spec.content_key),
         feed_literal=feed,
-        new_text=spec.text_expression("n"),
-        old_text=spec.text_expression("o"),
+        new_text=spec.capture_expression("n"),
+        old_text=spec.capture_expression("o"),
     )
     interaction = render_sql(
         f"triggers/interaction_v{versions.triggers}",
@@ -106,22 +123,74 @@ def _create_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
         user=quote_identifier(spec.interaction_user_column),
         feed_literal=feed,
     )
-    return [content, interaction]
+    return [content, interaction, *_create_related(spec, versions)]
 
 
 def _drop_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
     return [
-        render_sql(
-            f"triggers/drop_v{versions.triggers}",
-            **_triggers(spec, side),
-            table=quote_identifier(table),
-            function=_function(spec, side, versions),
-        )
-        for side, table in (
-            ("content", spec.content_table),
-            ("interaction", spec.interaction_table),
-        )
+        *(
+            render_sql(
+                f"triggers/drop_v{versions.triggers}",
+                **_triggers(spec, side),
+                table=quote_identifier(table),
+                function=_function(spec, side, versions),
+            )
+            for side, table in (
+                ("content", spec.content_table),
+                ("interaction", spec.interaction_table),
+            )
+        ),
+        *(
+            render_sql(
+                f"triggers/related_drop_v{versions.related}",
+                **_triggers(spec, "related"),
+                table=quote_identifier(table),
+                function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
+            )
+            for table in _related(spec, versions)
+        ),
     ]
+
+
+def _related(spec: FeedSpec, versions: DdlVersions) -> dict[str, Any]:
+    """The tables ``spec``'s text reads through lookups, if ``versions`` captures them."""
+    if not versions.related or not spec.text_lookups:
+        return {}
+    return related_tables(spec.text_lookups, f"feed {spec.feed_id!r}")
+
+
+def _create_related(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    """One trigger function per table the text reads through lookups (FK targets,
+    many-to-many through tables, second hops), each with its four triggers."""
+    statements = []
+    for table, read in _related(spec, versions).items():
+        key = quote_identifier(read.key)
+        columns = sorted(read.columns)
+
+        def items(relation: str, places: list[tuple[int, int, str]] = read.places) -> str:
+            return "\nUNION ALL\n".join(
+                affected_items(
+                    spec.text_lookups, place, relation, spec.content_table, spec.content_key
+                )
+                for place in places
+            )
+
+        statements.append(
+            render_sql(
+                f"triggers/related_v{versions.related}",
+                function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
+                **_triggers(spec, "related"),
+                table=quote_identifier(table),
+                key=key,
+                feed_literal=quote_literal(spec.feed_id),
+                new_read="ROW(" + ", ".join(f"n.{quote_identifier(c)}" for c in columns) + ")",
+                old_read="ROW(" + ", ".join(f"o.{quote_identifier(c)}" for c in columns) + ")",
+                inserted=items("dnf_new_rows"),
+                deleted=items("dnf_old_rows"),
+                updated=items("dnf_changed_new") + "\nUNION ALL\n" + items("dnf_changed_old"),
+            )
+        )
+    return statements
 
 
 def _create_index(spec: FeedSpec, versions: DdlVersions) -> list[str]:
@@ -248,8 +317,10 @@ def _register(spec: FeedSpec) -> str:
     )
 
 
-def install_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
-    """SQL that installs ``spec``'s capture triggers, its indexes and its registry row."""
+def install_sql(spec: FeedSpec, versions: DdlVersions | None = None) -> str:
+    """SQL that installs ``spec``'s capture triggers, its indexes and its registry row
+    (with ``versions`` of the templates, by default :func:`current_versions`)."""
+    versions = versions or current_versions(spec)
     return "\n".join(
         [
             *_create_triggers(spec, versions),
@@ -260,8 +331,9 @@ def install_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
     )
 
 
-def uninstall_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
+def uninstall_sql(spec: FeedSpec, versions: DdlVersions | None = None) -> str:
     """SQL that removes everything :func:`install_sql` created with ``versions``."""
+    versions = versions or current_versions(spec)
     unregister = render_sql("registry/unregister_v1", feed_literal=quote_literal(spec.feed_id))
     return "\n".join(
         [
@@ -274,7 +346,10 @@ def uninstall_sql(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str:
 
 
 def change_sql(
-    old: FeedSpec, old_versions: DdlVersions, new: FeedSpec, new_versions: DdlVersions = CURRENT
+    old: FeedSpec,
+    old_versions: DdlVersions,
+    new: FeedSpec,
+    new_versions: DdlVersions | None = None,
 ) -> str:
     """SQL that turns an installed ``old`` into ``new``.
 
@@ -282,6 +357,7 @@ def change_sql(
     index, because rebuilding HNSW on a large table takes minutes. Rank vectors are
     rebuilt (by the workers, after the migration) when what they depend on changed.
     """
+    new_versions = new_versions or current_versions(new)
     parts = [*_drop_triggers(old, old_versions), *_create_triggers(new, new_versions)]
     old_index = (old.content_table, old.embedding_column, index_name(old, old_versions))
     new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))

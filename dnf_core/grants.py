@@ -14,6 +14,7 @@ from dnf_core.errors import ConfigurationError
 from dnf_core.identifiers import quote_identifier
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import placeholders, render_sql
+from dnf_core.text_lookups import related_tables
 
 PROCESSES = ("web", "relay", "worker")
 
@@ -38,4 +39,11 @@ def grant_sql(process: str, role: str, specs: Iterable[FeedSpec]) -> str:
         text = render_sql(template, **{k: fragments[k] for k in placeholders(template)})
         if text not in rendered:
             rendered.append(text)
+        if process == "web":
+            continue
+        # The text the workers embed, and the backfill walks, read these tables too.
+        for table in related_tables(spec.text_lookups, f"feed {spec.feed_id!r}"):
+            text = render_sql("grants/related", role=quoted, table=quote_identifier(table))
+            if text not in rendered:
+                rendered.append(text)
     return "\n".join(parts + rendered)

@@ -20,6 +20,15 @@ from dnf_core.identifiers import (
     validate_identifier,
     validate_key_type,
 )
+from dnf_core.text_lookups import (
+    MAX_SEPARATOR_LENGTH,
+    MAX_VALUES_LIMIT,
+    ORDERS,
+    TextLookup,
+    check_template,
+    lookup_expression,
+    template_expression,
+)
 
 SPEC_VERSION = 1
 
@@ -93,6 +102,14 @@ class FeedSpec:
     interaction_value_column: str | None = None
     # How strongly a dislike pushes the profile away, relative to a like.
     dislike_weight: float = 0.5
+    # Entries of text_columns read through relations ("tags__name"), by that name.
+    text_lookups: tuple[TextLookup, ...] = ()
+    # How the values of one lookup are joined, ordered ("value" or "added") and bounded.
+    text_separator: str = ", "
+    text_order: str = "value"
+    text_max_values: int = 20
+    # str.format template over text_columns; None joins them with spaces.
+    text_template: str | None = None
 
     def __post_init__(self) -> None:
         validate_feed_id(self.feed_id)
@@ -115,6 +132,7 @@ class FeedSpec:
             raise ConfigurationError(f"feed {self.feed_id!r}: text_fields must name at least one")
         for column in self.text_columns:
             validate_identifier(column, f"feed {self.feed_id!r}: text field")
+        self._check_text()
         validate_key_type(self.content_key_type, f"feed {self.feed_id!r}: content key")
         validate_key_type(self.user_key_type, f"feed {self.feed_id!r}: user key")
         for name in ("dislike_weight", "freshness_half_life_hours"):
@@ -136,14 +154,82 @@ class FeedSpec:
                     f"feed {self.feed_id!r}: {name} must be a positive integer, got {value!r}"
                 )
 
+    def _check_text(self) -> None:
+        label = f"feed {self.feed_id!r}"
+        names = [lookup.name for lookup in self.text_lookups]
+        stray = [n for n in names if n not in self.text_columns]
+        if stray or len(set(names)) != len(names):
+            raise ConfigurationError(
+                f"{label}: text lookups {names} must each be one entry of text_columns"
+            )
+        if len(set(self.text_columns)) != len(self.text_columns):
+            raise ConfigurationError(f"{label}: text_fields names a field twice")
+        separator = self.text_separator
+        if not isinstance(separator, str) or len(separator) > MAX_SEPARATOR_LENGTH:
+            raise ConfigurationError(
+                f"{label}: text_separator must be a string of at most {MAX_SEPARATOR_LENGTH} "
+                f"characters, got {separator!r}"
+            )
+        if "\x00" in separator:
+            raise ConfigurationError(f"{label}: text_separator cannot hold NUL characters")
+        if self.text_order not in ORDERS:
+            raise ConfigurationError(
+                f"{label}: text_order must be one of {', '.join(map(repr, ORDERS))}, "
+                f"got {self.text_order!r}"
+            )
+        bound = self.text_max_values
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, int)
+            or not 1 <= bound <= MAX_VALUES_LIMIT
+        ):
+            raise ConfigurationError(
+                f"{label}: text_max_values must be an integer from 1 to {MAX_VALUES_LIMIT}, "
+                f"got {bound!r}"
+            )
+        if self.text_template is not None:
+            check_template(self.text_template, self.text_columns, label)
+
     def text_expression(self, alias: str) -> str:
         """SQL expression of the text that gets embedded, for table alias ``alias``.
 
-        ``concat_ws`` skips NULLs, so a NULL column never turns the whole text NULL.
+        Columns of the row, and lookups through relations rendered as subqueries
+        correlated with ``alias`` (:func:`dnf_core.text_lookups.lookup_expression`),
+        joined by spaces or by :attr:`text_template`. ``concat_ws`` skips NULLs, so a
+        NULL column or a lookup with no value never turns the whole text NULL.
         """
         validate_identifier(alias, "table alias")
-        columns = ", ".join(f"{alias}.{quote_identifier(c)}::text" for c in self.text_columns)
-        return f"concat_ws(' ', {columns})"
+        lookups = {lookup.name: (i, lookup) for i, lookup in enumerate(self.text_lookups)}
+        parts = {}
+        for name in self.text_columns:
+            if name in lookups:
+                index, lookup = lookups[name]
+                parts[name] = lookup_expression(
+                    lookup,
+                    index,
+                    alias,
+                    separator=self.text_separator,
+                    max_values=self.text_max_values,
+                    order=self.text_order,
+                )
+            else:
+                parts[name] = f"{alias}.{quote_identifier(name)}::text"
+        if self.text_template is not None:
+            return template_expression(self.text_template, parts)
+        return f"concat_ws(' ', {', '.join(parts.values())})"
+
+    def capture_expression(self, alias: str) -> str:
+        """SQL of what, in the content row at ``alias``, the text depends on: the text
+        itself when it reads only the row, else the row's text columns and the columns
+        its lookups start from (what lookups reach is captured on their own tables)."""
+        if not self.text_lookups:
+            return self.text_expression(alias)
+        validate_identifier(alias, "table alias")
+        lookups = {lookup.name for lookup in self.text_lookups}
+        columns = [c for c in self.text_columns if c not in lookups]
+        columns += [lookup.hops[0].source_column for lookup in self.text_lookups]
+        unique = dict.fromkeys(columns)
+        return "ROW(" + ", ".join(f"{alias}.{quote_identifier(c)}" for c in unique) + ")"
 
     @property
     def embedding_identity(self) -> str:
@@ -154,6 +240,10 @@ class FeedSpec:
         """A JSON-ready dict, stamped with the spec format version."""
         data = asdict(self)
         data["text_columns"] = list(self.text_columns)
+        data["text_lookups"] = [
+            {**asdict(lookup), "hops": [asdict(hop) for hop in lookup.hops]}
+            for lookup in self.text_lookups
+        ]
         data["spec_version"] = SPEC_VERSION
         return data
 
@@ -172,6 +262,7 @@ class FeedSpec:
                 f"(expects {SPEC_VERSION}); upgrade the worker to match the web code"
             )
         data["text_columns"] = tuple(data["text_columns"])
+        data["text_lookups"] = tuple(map(TextLookup.from_dict, data.get("text_lookups", ())))
         # Specs written by earlier versions (registry rows, migrations) carry weights,
         # never used: the query layer reads the feed class's at request time.
         data.pop("weights", None)
@@ -188,7 +279,12 @@ class FeedSpec:
         """
         data = self.to_dict()
         for f in fields(self):
-            if f.default is not MISSING and data[f.name] == f.default:
+            value = data[f.name]
+            # Lists in the dict stand for tuples in the spec (text_lookups: () is []).
+            default = f.default
+            if default is not MISSING and (
+                value == default or (isinstance(default, tuple) and value == list(default))
+            ):
                 del data[f.name]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -12,6 +12,7 @@ from django.db.models.constants import LOOKUP_SEP
 from dnf_core.encoders import BaseVectorEncoder, encoder_path, load_encoder
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec, check_number
+from dnf_core.text_lookups import MAX_HOPS, TextHop, TextLookup
 from dnf_django.conf import feed_setting
 
 # SQL types whose ::text is the value itself, the same in every session. Others are
@@ -53,15 +54,8 @@ def _field(
 
 
 def _text_field(model: type[models.Model], name: Any, feed: str) -> models.Field[Any, Any]:
-    """A field of ``text_fields``: one column whose value reads as text."""
+    """A field of ``text_fields`` on ``model``: one column whose value reads as text."""
     label = model._meta.label
-    later = (
-        "Text of related rows cannot be named yet: lookups such as 'tags__name' come "
-        f"with the later related-lookups feature; until then, denormalize it into a "
-        f"text field of {label}"
-    )
-    if isinstance(name, str) and LOOKUP_SEP in name:
-        raise ConfigurationError(f"feed {feed}: text_fields names {name!r}, a lookup. {later}")
     try:
         field = model._meta.get_field(name)
     except Exception:
@@ -75,7 +69,8 @@ def _text_field(model: type[models.Model], name: Any, feed: str) -> models.Field
         )
         raise ConfigurationError(
             f"feed {feed}: text_fields {name!r} is a {type(field).__name__}, {what}, "
-            f"not text. {later}"
+            f"not text. Name the related field to embed with a lookup, such as "
+            f"'{name}{LOOKUP_SEP}name'"
         )
     field = _field(model, name, feed, "text_fields")
     if name in ("embedding", "embedding_hash"):
@@ -95,6 +90,127 @@ def _text_field(model: type[models.Model], name: Any, feed: str) -> models.Field
             f"Store what should be embedded in a text field of {label}"
         )
     return field
+
+
+def _hop(
+    model: type[models.Model], relation: Any, lookup: str, feed: str
+) -> tuple[TextHop, type[models.Model], list[type[models.Model]]]:
+    """The hop along ``relation`` (a field of ``model``), the model it reaches, and the
+    models whose tables it reads."""
+    target: Any = relation.related_model
+    followed = isinstance(relation, models.ForeignKey | models.ManyToManyField) or (
+        isinstance(relation, models.ManyToOneRel | models.ManyToManyRel)
+        and isinstance(relation.field, models.ForeignKey | models.ManyToManyField)
+    )
+    if not followed or not (isinstance(target, type) and issubclass(target, models.Model)):
+        raise ConfigurationError(
+            f"feed {feed}: text_fields {lookup!r} goes through {relation.name!r}, a "
+            f"{type(relation).__name__}; lookups follow foreign keys, one-to-one and "
+            "many-to-many fields (either way), not generic relations"
+        )
+    assert target._meta.pk is not None
+    if relation.many_to_many:
+        # Forward (the ManyToManyField) or reverse (its ManyToManyRel): one through
+        # table with a foreign key to each side.
+        forward = relation if isinstance(relation, models.ManyToManyField) else relation.field
+        through: Any = forward.remote_field.through
+        own, other = forward.m2m_field_name(), forward.m2m_reverse_field_name()
+        if not isinstance(relation, models.ManyToManyField):
+            own, other = other, own
+        source_fk: Any = through._meta.get_field(own)
+        target_fk: Any = through._meta.get_field(other)
+        assert through._meta.pk is not None
+        hop = TextHop(
+            table=target._meta.db_table,
+            key=_column(target._meta.pk),
+            column=_column(target_fk.target_field),
+            source_column=_column(source_fk.target_field),
+            many=True,
+            through_table=through._meta.db_table,
+            through_key=_column(through._meta.pk),
+            through_source=_column(source_fk),
+            through_target=_column(target_fk),
+        )
+        return hop, target, [target, through]
+    if relation.concrete:  # a ForeignKey or OneToOneField of model
+        hop = TextHop(
+            table=target._meta.db_table,
+            key=_column(target._meta.pk),
+            column=_column(relation.target_field),
+            source_column=_column(relation),
+            many=False,
+        )
+    else:  # the reverse side of a ForeignKey or OneToOneField declared on target
+        hop = TextHop(
+            table=target._meta.db_table,
+            key=_column(target._meta.pk),
+            column=_column(relation.field),
+            source_column=_column(relation.field.target_field),
+            many=relation.one_to_many,
+        )
+    return hop, target, [target]
+
+
+def text_lookup(
+    content: type[models.Model], name: str, feed: str
+) -> tuple[TextLookup, list[type[models.Model]]]:
+    """``name`` (``tags__name``, ``author__profile__bio``) as a :class:`TextLookup`,
+    and the models whose tables it reads."""
+    path = name.split(LOOKUP_SEP)
+    if len(path) > MAX_HOPS + 1:
+        raise ConfigurationError(
+            f"feed {feed}: text_fields {name!r} goes through {len(path) - 1} relations; "
+            f"lookups may go through at most {MAX_HOPS}"
+        )
+    model, hops, read = content, [], []
+    for step in path[:-1]:
+        try:
+            relation = model._meta.get_field(step)
+        except Exception:
+            raise ConfigurationError(
+                f"feed {feed}: text_fields {name!r}: {model._meta.label} has no field {step!r}"
+            ) from None
+        if not relation.is_relation:
+            raise ConfigurationError(
+                f"feed {feed}: text_fields {name!r}: {model._meta.label}.{step} is not a "
+                "relation, so nothing can be looked up through it"
+            )
+        hop, model, tables = _hop(model, relation, name, feed)
+        hops.append(hop)
+        read += tables
+    try:
+        final = _text_field(model, path[-1], feed)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc} (in lookup {name!r})") from None
+    return TextLookup(name=name, hops=tuple(hops), column=_column(final)), read
+
+
+def text_models(feed: Any) -> list[type[models.Model]]:
+    """The models whose tables ``feed``'s text reads through lookups (related models
+    and many-to-many through models), without repeats."""
+    content = feed.get_setting("content_django_model")
+    found: list[type[models.Model]] = []
+    for name in feed.get_setting("text_fields") or ():
+        if isinstance(name, str) and LOOKUP_SEP in name:
+            found += text_lookup(content, name, feed.__name__)[1]
+    return list(dict.fromkeys(found))
+
+
+def _text(
+    content: type[models.Model], text_fields: Any, feed: str
+) -> tuple[tuple[str, ...], tuple[TextLookup, ...]]:
+    """``text_fields`` as the spec's text columns and lookups."""
+    if not text_fields or isinstance(text_fields, str):
+        raise ConfigurationError(f"feed {feed}: text_fields must be a tuple of field names")
+    columns, lookups = [], []
+    for name in text_fields:
+        if isinstance(name, str) and LOOKUP_SEP in name:
+            lookup = text_lookup(content, name, feed)[0]
+            lookups.append(lookup)
+            columns.append(name)
+        else:
+            columns.append(_column(_text_field(content, name, feed)))
+    return tuple(columns), tuple(lookups)
 
 
 def _relation(
@@ -146,10 +262,7 @@ def compile_spec(feed: Any) -> FeedSpec:
     embedding = _field(content, "embedding", name, "NeuralRecommendMixin")
     embedding_hash = _field(content, "embedding_hash", name, "NeuralRecommendMixin")
 
-    text_fields = feed.get_setting("text_fields")
-    if not text_fields or isinstance(text_fields, str):
-        raise ConfigurationError(f"feed {name}: text_fields must be a tuple of field names")
-    text_columns = tuple(_column(_text_field(content, f, name)) for f in text_fields)
+    text_columns, text_lookups = _text(content, feed.get_setting("text_fields"), name)
 
     user_model = _user_model()
     mode = feed.get_setting("mode")
@@ -216,7 +329,20 @@ def compile_spec(feed: Any) -> FeedSpec:
         collaborative_dimension=feed.get_setting("collaborative_dimension"),
         interaction_value_column=value,
         dislike_weight=feed.get_setting("dislike_weight"),
+        text_lookups=text_lookups,
+        **_text_options(feed),
     )
+
+
+def _text_options(feed: Any) -> dict[str, Any]:
+    """The feed's text_separator, text_order, text_max_values and text_template, where
+    set (the spec's defaults otherwise; it checks them)."""
+    options = {}
+    for attribute in ("text_separator", "text_order", "text_max_values", "text_template"):
+        value = feed.get_setting(attribute)
+        if value is not None:
+            options[attribute] = value
+    return options
 
 
 def _encoder(value: Any, feed: str) -> str:

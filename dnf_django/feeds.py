@@ -57,6 +57,14 @@ class BaseNeuralFeed:
     value_field_name: ClassVar[str | None] = None
     dislike_weight: ClassVar[float | None] = None
     text_fields: ClassVar[tuple[str, ...] | None] = None
+    # Lookups of text_fields ("tags__name"): how the values of one are joined, ordered
+    # ("value", or "added": oldest link first) and how many are kept (default ", ",
+    # "value", 20). A str.format template naming every text field joins the fields
+    # (default: one space between them).
+    text_separator: ClassVar[str | None] = None
+    text_order: ClassVar[Literal["value", "added"] | None] = None
+    text_max_values: ClassVar[int | None] = None
+    text_template: ClassVar[str | None] = None
     freshness_field: ClassVar[str | None] = None
     embedding_model_name: ClassVar[str | None] = None
     encoder_class: ClassVar[str | None] = None

@@ -17,8 +17,15 @@ from django.apps import apps
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
-from dnf_core.ddl import CURRENT, DdlVersions, change_sql, install_sql, uninstall_sql
+from dnf_core.ddl import (
+    DdlVersions,
+    change_sql,
+    current_versions,
+    install_sql,
+    uninstall_sql,
+)
 from dnf_core.spec import FeedSpec
+from dnf_django.compiler import text_models
 
 _NUMBER = re.compile(r"^(\d+)_")
 
@@ -66,7 +73,7 @@ def pending_migrations(feeds: list[Any]) -> list[PendingMigration]:
         # Due when the declaration changed, or when older templates are installed.
         if previous is not None and (previous[0].fingerprint, previous[1]) == (
             spec.fingerprint,
-            CURRENT,
+            current_versions(spec),
         ):
             continue
         directory = Path(apps.get_app_config(app_label).path) / "migrations"
@@ -82,9 +89,11 @@ def pending_migrations(feeds: list[Any]) -> list[PendingMigration]:
         # Feeds of one app written in one run chain onto each other.
         earlier = [p.name for p in pending if p.app_label == app_label]
         own = [(app_label, earlier[-1])] if earlier else loader.graph.leaf_nodes(app_label)
+        # The feed's SQL reads the related tables of its lookups too.
+        related = [model._meta.app_label for model in text_models(feed)]
         others = {
             node
-            for label in (interactions._meta.app_label, "dnf_django")
+            for label in (interactions._meta.app_label, "dnf_django", *related)
             if label != app_label
             for node in loader.graph.leaf_nodes(label)
         }
@@ -94,7 +103,7 @@ def pending_migrations(feeds: list[Any]) -> list[PendingMigration]:
         else:
             old, old_versions = previous
             forward = change_sql(old, old_versions, spec)
-            backward = change_sql(spec, CURRENT, old, old_versions)
+            backward = change_sql(spec, current_versions(spec), old, old_versions)
         source = render_migration(spec, dependencies, forward, backward)
         pending.append(
             PendingMigration(
@@ -124,7 +133,7 @@ def render_migration(
     record = {
         "feed_id": spec.feed_id,
         "fingerprint": spec.fingerprint,
-        "ddl": CURRENT.to_dict(),
+        "ddl": current_versions(spec).to_dict(),
         "spec": spec.to_dict(),
     }
     return (
@@ -159,15 +168,20 @@ def unmigrated(feed: Any, state: ProjectState) -> list[str]:
         spec.embedding_hash_column,
         spec.freshness_column,
         *spec.text_columns,
+        # Where lookups start from (a foreign key's column).
+        *(lookup.hops[0].source_column for lookup in spec.text_lookups),
     }
     missing = _missing(state, content, content_columns)
+    # Tables read through lookups.
+    for model in text_models(feed):
+        missing += (
+            _through_missing(state, model)
+            if model._meta.auto_created
+            else _missing(state, model, set())
+        )
     owner = interactions._meta.auto_created
     if owner:
-        # A ManyToManyField's own table comes with the field that declares it.
-        declaring = [
-            f.name for f in owner._meta.many_to_many if f.remote_field.through is interactions
-        ]
-        missing += _missing(state, owner, set(), declaring)
+        missing += _through_missing(state, interactions)
     else:
         interaction_columns = {
             spec.interaction_user_column,
@@ -178,6 +192,13 @@ def unmigrated(feed: Any, state: ProjectState) -> list[str]:
         missing += _missing(state, interactions, interaction_columns)
     # An m2m's owner is usually the content model: name it once.
     return list(dict.fromkeys(missing))
+
+
+def _through_missing(state: ProjectState, through: Any) -> list[str]:
+    """A ManyToManyField's own table comes with the field that declares it."""
+    owner = through._meta.auto_created
+    declaring = [f.name for f in owner._meta.many_to_many if f.remote_field.through is through]
+    return _missing(state, owner, set(), declaring)
 
 
 def _missing(

@@ -11,5 +11,6 @@ DJANGO_NEURAL_FEED = {
         *DJANGO_NEURAL_FEED["FEEDS"],
         "tests.feedapp.feeds.ReactionFeed",
         "tests.feedapp.feeds.SavedArticleFeed",
+        "tests.feedapp.feeds.PostFeed",
     ],
 }

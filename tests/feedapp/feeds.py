@@ -1,5 +1,5 @@
 from dnf_django.feeds import BaseNeuralFeed
-from tests.feedapp.models import Article, Reaction
+from tests.feedapp.models import Article, Post, Reaction
 
 
 class ReactionFeed(BaseNeuralFeed):
@@ -24,3 +24,21 @@ class SavedArticleFeed(BaseNeuralFeed):
     parent_feed = ReactionFeed
     interaction_django_model = Article.saved_by.through
     mode = "m2m"
+
+
+class PostFeed(BaseNeuralFeed):
+    """Text from related rows: a foreign key, a many-to-many, a reverse foreign key and
+    two hops (a foreign key, then the reverse side of a one-to-one)."""
+
+    feed_id = "posts"
+    content_django_model = Post
+    interaction_django_model = Post.likes.through
+    mode = "m2m"
+    text_fields = (
+        "title",
+        "category__name",
+        "tags__name",
+        "author__profile__bio",
+        "comments__text",
+    )
+    text_max_values = 5

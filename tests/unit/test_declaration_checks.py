@@ -186,7 +186,6 @@ def test_text_like_and_integer_fields_are_accepted(post_model: type[models.Model
     [
         ("tag", "text_fields 'tag' is a ForeignKey, a relation: its column holds the key of"),
         ("tags", "text_fields 'tags' is a ManyToManyField, a many-valued relation"),
-        ("tags__name", "text_fields names 'tags__name', a lookup"),
         ("likes", "text_fields 'likes' is a ManyToManyField, a many-valued relation"),
         ("comments", "text_fields 'comments' is a ManyToOneRel, a many-valued relation"),
         ("extra", "text_fields 'extra' is a JSONField (jsonb), whose text form is not text"),
@@ -205,10 +204,80 @@ def test_fields_that_are_not_text_are_refused(
 ) -> None:
     feed = post_feed(post_model, "title", name)
     error = refused(monkeypatch, feed, message)
-    assert str(error).startswith(f"feed PostFeed: text_fields {'names ' * ('__' in name)}{name!r}")
+    assert str(error).startswith(f"feed PostFeed: text_fields {name!r}")
     if name.startswith(("tag", "likes", "comments")):
-        # Relations point at the feature that will take them.
-        assert "related-lookups feature" in str(error) and "'tags__name'" in str(error)
+        # Relations point at the lookup that names their text.
+        assert f"with a lookup, such as '{name}__name'" in str(error)
+
+
+def test_lookups_through_each_kind_of_relation(post_model: type[models.Model]) -> None:
+    feed = post_feed(post_model, "title", "tag__name", "tags__name", "comments__post__title")
+    spec = feed.get_spec()
+    assert spec.text_columns == ("title", "tag__name", "tags__name", "comments__post__title")
+    fk, m2m, two = spec.text_lookups
+    assert [(h.table, h.column, h.source_column, h.many) for h in fk.hops] == [
+        ("feedapp_tag", "id", "tag_id", False)
+    ]
+    (hop,) = m2m.hops
+    assert (hop.through_table, hop.through_source, hop.through_target, hop.many) == (
+        "feedapp_post_tags",
+        "post_id",
+        "tag_id",
+        True,
+    )
+    assert [(h.table, h.column, h.source_column, h.many) for h in two.hops] == [
+        ("feedapp_comment", "post_id", "id", True),
+        ("feedapp_post", "id", "post_id", False),
+    ]
+    assert two.column == "title"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("title__name", "'title__name': feedapp.Post.title is not a relation"),
+        ("tags__posts__tags__name", "goes through 3 relations; lookups may go through at most 2"),
+        ("tags__nothing", "'nothing', which is not a field of feedapp.Tag (in lookup"),
+        ("nothing__name", "'nothing__name': feedapp.Post has no field 'nothing'"),
+        ("tags__posts", "text_fields 'posts' is a ManyToManyRel"),
+        ("comments__post__extra", "'extra' is a JSONField (jsonb)"),
+        ("comments__post__embedding", "'embedding' is NeuralRecommendMixin's column"),
+    ],
+)
+def test_bad_lookups_are_refused(
+    post_model: type[models.Model], monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    error = refused(monkeypatch, post_feed(post_model, "title", name), message)
+    assert str(error).startswith("feed PostFeed: text_fields")
+    assert name in str(error)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "message"),
+    [
+        ("text_separator", 5, "text_separator must be a string of at most 20 characters"),
+        ("text_separator", "x" * 21, "text_separator must be a string"),
+        ("text_order", "newest", "text_order must be one of 'value', 'added', got 'newest'"),
+        ("text_max_values", 0, "text_max_values must be an integer from 1 to 1000, got 0"),
+        ("text_max_values", 2.5, "text_max_values must be an integer"),
+        ("text_template", "{title}", "text_template leaves out tags__name"),
+        ("text_template", "{title} {tags__name} {body}", "names {body}, which is not one of"),
+        ("text_template", "{title!r} {tags__name}", "has a format or conversion"),
+        ("text_template", "{title} {tags__name", "text_template '{title} {tags__name':"),
+        ("text_template", 3, "text_template must be a string"),
+    ],
+)
+def test_bad_text_options_are_refused(
+    post_model: type[models.Model],
+    monkeypatch: pytest.MonkeyPatch,
+    attribute: str,
+    value: object,
+    message: str,
+) -> None:
+    feed = post_feed(post_model, "title", "tags__name")
+    setattr(feed, attribute, value)
+    error = refused(monkeypatch, feed, message)
+    assert str(error).startswith("feed 'posts': ")
 
 
 @pytest.mark.parametrize(
