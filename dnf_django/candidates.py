@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import BooleanField, F, QuerySet
 
 from dnf_core.ddl import rank_dimension
 from dnf_core.identifiers import quote_literal
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import render_sql
+from dnf_django.expressions import SqlTemplate
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,26 @@ def candidate_ids_sql(
     rank: RankQuery,
     freshness_order: Any,
     pools: CandidatePools,
+    excluded: str | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
-    """One SQL ``UNION`` of the candidate pools that apply, and its parameters."""
+    """One SQL ``UNION`` of the candidate pools that apply, and its parameters.
+
+    ``excluded`` is an array literal of keys no pool may bring (``excluded_ids``):
+    every pool leaves them out, so the union needs no filter of its own.
+    """
     parts: list[tuple[str, tuple[Any, ...]]] = []
     # The caller's filters, compiled once for every pool that joins against them.
     keys = compiled(items.order_by().values("pk"))
+    # The index pools exclude on the table they search, the others on the caller's rows.
+    without = _Exclusion(spec, excluded)
+    if excluded is not None:
+        items = items.filter(without.condition())
     if _rank_pool(rank, pools):
-        parts.append(_rank_candidates(spec, keys, rank, pools.similarity, pools.covering))
+        parts.append(_rank_candidates(spec, keys, without, rank, pools.similarity, pools.covering))
     if _factor_pool(rank, pools):
-        parts.append(_factor_candidates(spec, keys, rank, pools.collaborative, pools.covering))
+        parts.append(
+            _factor_candidates(spec, keys, without, rank, pools.collaborative, pools.covering)
+        )
     if (freshness_order is not None and pools.freshness) or pools.covering:
         # Without a freshness order the newest keys cover instead (the key's index,
         # read backwards).
@@ -117,7 +129,10 @@ def candidate_ids_sql(
         )
     if pools.popularity:
         popular = render_sql(
-            "feed/popular_candidates", items=keys[0], key_type=spec.content_key_type
+            "feed/popular_candidates",
+            items=keys[0],
+            key_type=spec.content_key_type,
+            excluded=without.sql("s"),
         )
         parts.append(
             _sized_pool(
@@ -128,12 +143,53 @@ def candidate_ids_sql(
             )
         )
     if rank.freshness or rank.popularity:
-        parts.append(_cold_candidates(spec, keys, rank, max(pools.freshness, pools.popularity)))
+        parts.append(
+            _cold_candidates(spec, keys, without, rank, max(pools.freshness, pools.popularity))
+        )
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
-        return compiled(items.values("pk")[: max(pools.freshness, pools.covering) or 100])
+        parts.append(compiled(items.values("pk")[: max(pools.freshness, pools.covering) or 100]))
     sql = " UNION ".join(f"({part})" for part, _ in parts)
-    return sql, tuple(param for _, params in parts for param in params)
+    params = tuple(param for _, params in parts for param in params)
+    if excluded is None:
+        return sql, params
+    return render_sql("feed/excluding", pools=sql, key_type=spec.content_key_type), (
+        excluded,
+        *params,
+    )
+
+
+@dataclass(frozen=True)
+class _Exclusion:
+    """``excluded_ids`` as conditions of the pools' SQL (feed/not_excluded.sql), which
+    read the keys feed/excluding.sql lists once for all of them."""
+
+    spec: FeedSpec
+    keys: str | None
+
+    @property
+    def collate(self) -> str:
+        # Text keys are sorted by code point (dnf_django.query._array_literal).
+        return ' COLLATE "C"' if self.spec.content_key_type in ("text", "varchar") else ""
+
+    def sql(self, alias: str) -> str:
+        """The condition on the key of the searched table ``alias``: a derived table's
+        ``item_key`` as text, cast as the pools' joins cast it."""
+        if self.keys is None:
+            return "TRUE"
+        key_type = self.spec.content_key_type
+        return render_sql(
+            "feed/not_excluded", key=f"{alias}.item_key::{key_type}", collate=self.collate
+        )
+
+    def condition(self) -> SqlTemplate:
+        """The condition on the caller's rows, for the pools that read them directly."""
+        return SqlTemplate(
+            "feed/not_excluded",
+            output_field=BooleanField(),
+            fragments={"collate": self.collate},
+            key="pk",
+        )
 
 
 def _sized_pool(
@@ -165,7 +221,12 @@ def _factor_pool(rank: RankQuery, pools: CandidatePools) -> bool:
 
 
 def _rank_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int, page: int
+    spec: FeedSpec,
+    keys: tuple[str, tuple[Any, ...]],
+    without: _Exclusion,
+    rank: RankQuery,
+    limit: int,
+    page: int,
 ) -> tuple[str, tuple[Any, ...]]:
     # Scores are compared, never returned, so the query vector may be scaled: with a
     # profile it is divided by |w_s|, which keeps the profile as stored but for w_s's
@@ -180,6 +241,7 @@ def _rank_candidates(
         rank_dimension(spec),
         profile,
         profile_dimension=str(spec.dimension),
+        excluded=without.sql("r"),
     )
     params = (
         *keys[1],
@@ -197,7 +259,11 @@ def _rank_candidates(
 
 
 def _cold_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int
+    spec: FeedSpec,
+    keys: tuple[str, tuple[Any, ...]],
+    without: _Exclusion,
+    rank: RankQuery,
+    limit: int,
 ) -> tuple[str, tuple[Any, ...]]:
     """The best freshness and popularity score, for a user without a profile: exact,
     from the feed's GiST index (the freshest and the most popular pools alone miss
@@ -208,6 +274,7 @@ def _cold_candidates(
         items=keys[0],
         key_type=spec.content_key_type,
         feed_literal=quote_literal(spec.feed_id),
+        excluded=without.sql("r"),
     )
     params = (*keys[1], rank.freshness, rank.popularity, rank.now, limit)
     if rank.profile is None:
@@ -220,12 +287,22 @@ def _cold_candidates(
 
 
 def _factor_candidates(
-    spec: FeedSpec, keys: tuple[str, tuple[Any, ...]], rank: RankQuery, limit: int, page: int
+    spec: FeedSpec,
+    keys: tuple[str, tuple[Any, ...]],
+    without: _Exclusion,
+    rank: RankQuery,
+    limit: int,
+    page: int,
 ) -> tuple[str, tuple[Any, ...]]:
     assert rank.collaborative_profile is not None
     profile, profile_params = rank.collaborative_profile
     sql = _index_pool_sql(
-        "feed/factor_candidates", spec, keys[0], spec.collaborative_dimension, profile
+        "feed/factor_candidates",
+        spec,
+        keys[0],
+        spec.collaborative_dimension,
+        profile,
+        excluded=without.sql("f"),
     )
     params = (
         *keys[1],

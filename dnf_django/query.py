@@ -170,8 +170,13 @@ def rank_feed(
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
     items = queryset if queryset is not None else model._default_manager.all()
-    if excluded_ids is not None:
-        items = _without(items, spec, excluded_ids)
+    excluded = None
+    if isinstance(excluded_ids, QuerySet):
+        items = items.exclude(pk__in=excluded_ids)
+    elif excluded_ids is not None:
+        # Applied by each candidate pool, where it is cheapest; the final statement
+        # only scores what the pools bring.
+        excluded = excluded_keys(items.model._meta.pk, excluded_ids)
     if excluded_queryset is not None:
         items = items.exclude(pk__in=excluded_queryset.values("pk"))
     if excludes_interacted(feed) and user is not None and getattr(user, "is_authenticated", False):
@@ -186,7 +191,7 @@ def rank_feed(
     rank = _rank_query(feed, profile, now)
     pools = _pools(feed, rank, limit)
     ids_sql, params = candidate_ids_sql(
-        spec, items, rank=rank, freshness_order=freshest_first, pools=pools
+        spec, items, rank=rank, freshness_order=freshest_first, pools=pools, excluded=excluded
     )
     candidates = items.filter(pk__in=RawSQL(ids_sql, params))
     diversity = feed.get_setting("diversity")
@@ -204,46 +209,42 @@ def rank_feed(
     return ranked
 
 
-def _without(items: QuerySet[Any], spec: FeedSpec, excluded_ids: Any) -> QuerySet[Any]:
-    """``items`` less ``excluded_ids``: a queryset stays a subquery, anything else
-    becomes one array of the content key's type."""
-    if isinstance(excluded_ids, QuerySet):
-        return items.exclude(pk__in=excluded_ids)
+def excluded_keys(pk: Any, excluded_ids: Any) -> str | None:
+    """``excluded_ids`` (an iterable of keys) as one array literal for
+    :func:`~dnf_django.candidates.candidate_ids_sql`; None when it holds none."""
     if isinstance(excluded_ids, str | bytes) or not hasattr(excluded_ids, "__iter__"):
         raise InvalidArgumentType(
             f"excluded_ids must be an iterable of keys or a QuerySet, "
             f"got {type(excluded_ids).__name__}"
         )
-    literal = _array_literal(items.model._meta.pk, excluded_ids)
-    if literal is None:
-        return items
-    return items.filter(
-        SqlTemplate(
-            "feed/not_excluded",
-            [literal],
-            output_field=BooleanField(),
-            fragments={"key_type": spec.content_key_type},
-            key="pk",
-        )
-    )
+    return _array_literal(pk, excluded_ids)
 
 
 def _array_literal(pk: Any, keys: Any) -> str | None:
-    """``keys`` as one Postgres array literal (``{1,2,3}``), None when there are none.
+    """``keys``, sorted, as one Postgres array literal (``{1,2,3}``), None when there
+    are none.
 
-    One text parameter, where a list would have each element adapted in Python for
-    every place the filter appears in the statement: 100,000 keys cost about 0.5 s
-    that way, a few ms this way. Keys are checked by the key field first, so a key of
-    the wrong type is a ValueError, never part of the SQL.
+    One text parameter, where a list would have each element adapted in Python: 100,000
+    keys cost about 0.5 s that way, a few ms this way. Keys are checked by the key
+    field first, so a key of the wrong type is a ValueError, never part of the SQL.
+    Sorted here as Postgres orders them (numbers, UUIDs as bytes, text by code point
+    under the "C" collation), for the binary search of sql/feed/not_excluded.sql.
     """
     integer = isinstance(pk, models.AutoField | models.IntegerField)
-    values = []
-    for key in keys:
+    if integer:
         # Plain ints need no conversion: the common case, and 100,000 calls to
         # to_python would cost more than the query.
-        value = key if integer and type(key) is int else _key(pk, key)
-        values.append(str(value) if integer or isinstance(value, UUID) else _quoted(value))
-    return "{" + ",".join(values) + "}" if values else None
+        values = list(keys)
+        if not all(type(key) is int for key in values):
+            values = [key if type(key) is int else _key(pk, key) for key in values]
+    else:
+        values = [_key(pk, key) for key in keys]
+    values.sort()
+    if not values:
+        return None
+    if integer or isinstance(values[0], UUID):
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_quoted, values)) + "}"
 
 
 def _key(pk: Any, key: Any) -> Any:

@@ -10,7 +10,7 @@
 SELECT c.pk
 FROM dnf_item_rank r
 JOIN ({items}) AS c (pk) ON c.pk = r.item_key::{key_type}
-WHERE r.feed_id = {feed_literal}
+WHERE {excluded} AND r.feed_id = {feed_literal}
 ORDER BY point(r.fresh, r.pop) <-> (
     SELECT point(1e6 * d.x / d.n, 1e6 * d.y / d.n)
     FROM dnf_rank_state s

@@ -4,7 +4,7 @@
 SELECT c.pk
 FROM dnf_item_factor f
 JOIN ({items}) AS c (pk) ON c.pk = f.item_key::{key_type}
-WHERE f.feed_id = {feed_literal} AND ({profile}) IS NOT NULL
+WHERE {excluded} AND f.feed_id = {feed_literal} AND ({profile}) IS NOT NULL
 ORDER BY (f.factor::halfvec({dimension})) <#> (
     SELECT ({profile})::halfvec({dimension})
     -- As in rank_candidates.sql: settings the scan reads when it starts.

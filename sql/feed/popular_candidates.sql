@@ -4,6 +4,6 @@
 SELECT c.pk
 FROM dnf_item_stat s
 JOIN ({items}) AS c (pk) ON c.pk = s.item_key::{key_type}
-WHERE s.feed_id = %s AND s.interactions > 0
+WHERE {excluded} AND s.feed_id = %s AND s.interactions > 0
 ORDER BY s.interactions DESC
 LIMIT %s

@@ -16,7 +16,7 @@
 SELECT c.pk
 FROM dnf_item_rank r
 JOIN ({items}) AS c (pk) ON c.pk = r.item_key::{key_type}
-WHERE r.feed_id = {feed_literal}
+WHERE {excluded} AND r.feed_id = {feed_literal}
 ORDER BY (r.rank::halfvec({dimension})) <#> (
     SELECT ((
             -- k = 0, the usual case: the profile as stored. Scaling it coordinate by

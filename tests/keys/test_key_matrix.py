@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import hypothesis
 import numpy as np
 import pytest
 import redis
@@ -29,6 +30,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from dnf_core.ddl import install_sql
 from dnf_core.encoders import HashingEncoder
@@ -283,6 +285,44 @@ def test_feeds_pages_and_explanations(site: Site, feed_id: str) -> None:
     keys = list(_posts(feed).objects.order_by("pk").values_list("pk", flat=True))
     for given in (keys[1:], [str(key) for key in keys[1:]]):
         assert [post.pk for post in feed.get_feed(user, excluded_ids=given)] == [keys[0]]
+
+
+def _absent_keys(post_model: Any) -> st.SearchStrategy[Any]:
+    """Keys no post has, of the content key's type: text ones in any script and case,
+    so that any order but the one the keys are sorted in would misplace them."""
+    field = post_model._meta.pk
+    if field.get_internal_type() == "UUIDField":
+        return st.uuids()
+    if field.get_internal_type() == "CharField":
+        return st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+    return st.integers(-(2**31), 2**31 - 1)
+
+
+@pytest.mark.parametrize("feed_id", FEED_IDS)
+@hypothesis.settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[
+        hypothesis.HealthCheck.function_scoped_fixture,
+        hypothesis.HealthCheck.too_slow,
+    ],
+)
+@hypothesis.given(data=st.data())
+def test_excluded_ids_leave_exactly_the_rest(site: Site, feed_id: str, data: st.DataObject) -> None:
+    feed = FEEDS[feed_id]
+    post_model = _posts(feed)
+    keys = list(post_model.objects.values_list("pk", flat=True))
+    dropped = data.draw(st.lists(st.sampled_from(keys), unique=True))
+    texts = {str(key) for key in keys}
+    absent = data.draw(
+        st.lists(_absent_keys(post_model).filter(lambda key: str(key) not in texts), max_size=20)
+    )
+    as_text = data.draw(st.booleans())
+    excluded = [str(key) if as_text else key for key in [*dropped, *absent]]
+    user = data.draw(st.sampled_from([None, site.users[0]]))
+    shown = [post.pk for post in feed.get_feed(user, limit=len(keys), excluded_ids=excluded)]
+    assert len(shown) == len(set(shown))
+    assert set(shown) == set(keys) - set(dropped)
 
 
 @pytest.mark.parametrize("feed_id", FEED_IDS)
