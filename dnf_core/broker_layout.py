@@ -36,6 +36,12 @@ HEARTBEATS = "dramatiq:__heartbeats__"
 REFUSALS = "dnf:write_refusals"
 # The source of the relay's own refusals (claiming and deleting outbox rows).
 RELAY = "relay"
+# The latest measured delay from a write to its task's commit (workers.delays): one
+# field per namespace, feed and task kind.
+DELAYS = "dnf:write_delays"
+# The option of a task's message that holds when its oldest write was captured (epoch
+# seconds on the relay's clock).
+WRITTEN_AT = "dnf_written_at"
 
 
 def is_redis_url(value: object) -> bool:
@@ -130,3 +136,40 @@ def write_refusals(broker: BrokerReads) -> list[WriteRefusal]:
         name = source.decode() if isinstance(source, bytes) else str(source)
         refusals.append(WriteRefusal(name, str(record["error"]), float(record["at"])))
     return refusals
+
+
+@dataclass(frozen=True)
+class WriteDelay:
+    """The latest measured delay from a write to the commit of the task it asked for."""
+
+    delay_s: float
+    measured_at: float
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since it was measured (0 if the recording host's clock is ahead)."""
+        return max(time.time() - self.measured_at, 0.0)
+
+
+def delay_field(namespace: str, feed_id: str, task: str) -> str:
+    """The field of :data:`DELAYS` for one database's feed and task kind."""
+    return f"{namespace}:{feed_id}:{task}"
+
+
+def delay_record(delay_s: float, measured_at: float) -> str:
+    """The value of a field of :data:`DELAYS`."""
+    return json.dumps({"delay_s": delay_s, "at": measured_at})
+
+
+def write_delays(broker: BrokerReads, namespace: str) -> dict[tuple[str, str], WriteDelay]:
+    """Every delay recorded for ``namespace``'s feeds, by (feed id, task kind)."""
+    delays = {}
+    for field, raw in broker.hgetall(DELAYS).items():
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        prefix = f"{namespace}:"
+        if not name.startswith(prefix):
+            continue
+        feed_id, _, task = name[len(prefix) :].rpartition(":")
+        record = json.loads(raw)
+        delays[feed_id, task] = WriteDelay(float(record["delay_s"]), float(record["at"]))
+    return delays

@@ -8,7 +8,7 @@ keys only: actors always recompute from the database, so duplicates are harmless
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -41,6 +41,8 @@ class OutboxEvent:
     kind: EventKind
     item_key: str | None = None
     user_key: str | None = None
+    # Seconds since the write was captured, when the relay claimed it.
+    age_s: float | None = None
 
 
 def events_of_row(
@@ -51,22 +53,25 @@ def events_of_row(
     user_key: str | None,
     item_keys: list[str] | None = None,
     user_keys: list[str] | None = None,
+    age_s: float | None = None,
 ) -> list[OutboxEvent]:
     """The events one outbox row stands for.
 
     v1 triggers wrote one row per key; v2 triggers write one row per statement with
     the keys in arrays (for interactions, two aligned arrays of item and user keys).
+    ``age_s`` is how long ago the row was written.
     """
     event_kind = EventKind(kind)
     if item_keys is None and user_keys is None:
-        return [OutboxEvent(row_id, feed_id, event_kind, item_key, user_key)]
+        return [OutboxEvent(row_id, feed_id, event_kind, item_key, user_key, age_s)]
     none: list[str | None] = [None]
     items: list[str | None] = list(item_keys) if item_keys else none * len(user_keys or [])
     users: list[str | None] = list(user_keys) if user_keys else none * len(items)
     if len(items) != len(users):
         raise ValueError(f"outbox row {row_id}: {len(items)} item keys but {len(users)} user keys")
     return [
-        OutboxEvent(row_id, feed_id, event_kind, i, u) for i, u in zip(items, users, strict=True)
+        OutboxEvent(row_id, feed_id, event_kind, i, u, age_s)
+        for i, u in zip(items, users, strict=True)
     ]
 
 
@@ -79,6 +84,9 @@ class Task:
     keys: tuple[str, ...]
     # Seconds the broker holds the message before a worker may take it.
     delay_s: float = 0.0
+    # Seconds since the oldest write the task answers was captured (None for work no
+    # write asked for, such as a backfill): the start of its measured delay.
+    age_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,7 @@ class BatchLimits:
         if size is None:
             return [task]
         keys = task.keys
-        return [
-            Task(task.kind, task.feed_id, keys[i : i + size]) for i in range(0, len(keys), size)
-        ]
+        return [replace(task, keys=keys[i : i + size]) for i in range(0, len(keys), size)]
 
 
 def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None) -> list[Task]:
@@ -126,19 +132,31 @@ def plan_tasks(events: Iterable[OutboxEvent], limits: BatchLimits | None = None)
     """
     limits = limits or BatchLimits()
     keys: dict[tuple[str, TaskKind], set[str]] = {}
-    resets: set[str] = set()
+    ages: dict[tuple[str, TaskKind], float] = {}
+
+    def add(feed_id: str, kind: TaskKind, key: str | None, age_s: float | None) -> None:
+        keys.setdefault((feed_id, kind), set())
+        if key is not None:
+            keys[feed_id, kind].add(key)
+        if age_s is not None:
+            ages[feed_id, kind] = max(age_s, ages.get((feed_id, kind), age_s))
+
     for event in events:
         if event.kind in (EventKind.TRUNCATE_ITEMS, EventKind.TRUNCATE_INTERACTIONS):
-            resets.add(event.feed_id)
+            add(event.feed_id, TaskKind.RESET, None, event.age_s)
         elif event.kind is EventKind.ITEM and event.item_key is not None:
-            keys.setdefault((event.feed_id, TaskKind.EMBED), set()).add(event.item_key)
+            add(event.feed_id, TaskKind.EMBED, event.item_key, event.age_s)
         elif event.kind is EventKind.INTERACTION:
             if event.user_key is not None:
-                keys.setdefault((event.feed_id, TaskKind.PROFILES), set()).add(event.user_key)
+                add(event.feed_id, TaskKind.PROFILES, event.user_key, event.age_s)
             if event.item_key is not None:
-                keys.setdefault((event.feed_id, TaskKind.POPULARITY), set()).add(event.item_key)
+                add(event.feed_id, TaskKind.POPULARITY, event.item_key, event.age_s)
 
-    tasks = [Task(TaskKind.RESET, feed_id, ()) for feed_id in sorted(resets)]
-    for (feed_id, kind), key_set in sorted(keys.items()):
-        tasks += limits.split(Task(kind, feed_id, tuple(sorted(key_set))))
+    tasks = []
+    # Resets first, whole: they recompute everything the feed holds.
+    for (feed_id, kind), key_set in sorted(
+        keys.items(), key=lambda entry: (entry[0][1] is not TaskKind.RESET, entry[0])
+    ):
+        task = Task(kind, feed_id, tuple(sorted(key_set)), age_s=ages.get((feed_id, kind)))
+        tasks += [task] if kind is TaskKind.RESET else limits.split(task)
     return tasks

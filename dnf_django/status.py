@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.db import connections
 
 from dnf_core.broker_layout import (
     RELAY,
+    WriteDelay,
     WriteRefusal,
     last_heartbeat_age,
     pending_messages,
     without_password,
+    write_delays,
     write_refusals,
 )
 from dnf_core.errors import BrokerError, InvalidArgument
@@ -62,6 +64,17 @@ class FeedStatus:
     latest_failure: str | None
     encoder: str
     model: str
+    # The collaborative basis's age and what waits for its next build; None for a feed
+    # without collaborative vectors (and the age before the first build).
+    collaborative_basis_age_s: float | None
+    items_without_collaborative: int | None
+    users_without_collaborative: int | None
+    # The latest measured delays from a write to the commit of the work it asked for
+    # (workers.delays), and how long ago the later of the two was measured; None until
+    # a worker has measured one.
+    write_to_profile_s: float | None = None
+    write_to_embedding_s: float | None = None
+    delays_measured_s_ago: float | None = None
 
     @property
     def users_without_profile(self) -> int:
@@ -154,8 +167,11 @@ def pipeline_status(
         raise InvalidArgument(f"max_lag_s must be positive, not {max_lag_s!r}")
     outbox = _outbox_head(using)
     specs = None if lag_only else installed_specs(using)
-    feeds = None if specs is None else _feed_statuses(using, specs, max_lag_s)
     broker = _broker_status(using)
+    feeds = None
+    if specs is not None:
+        delays = _write_delays(using) if broker.error is None else {}
+        feeds = _feed_statuses(using, specs, max_lag_s, delays)
     problems = _problems(outbox, feeds, broker, max_lag_s)
     if specs is not None and feeds is not None:
         # Not in a probe's status: no restart cures these, and they scan tables.
@@ -180,7 +196,10 @@ def _outbox_head(using: str) -> OutboxHead:
 
 
 def _feed_statuses(
-    using: str, specs: dict[str, FeedSpec], max_lag_s: float
+    using: str,
+    specs: dict[str, FeedSpec],
+    max_lag_s: float,
+    delays: dict[tuple[str, str], WriteDelay],
 ) -> tuple[FeedStatus, ...]:
     statuses = []
     with connections[using].cursor() as cur:
@@ -190,10 +209,45 @@ def _feed_statuses(
             )
             columns = [column.name for column in cur.description]
             counts = dict(zip(columns, cur.fetchone(), strict=True))
-            statuses.append(
-                FeedStatus(feed_id=feed_id, encoder=spec.encoder, model=spec.model_name, **counts)
+            if not spec.collaborative_dimension:
+                for name in _COLLABORATIVE:
+                    counts[name] = None
+            status = FeedStatus(
+                feed_id=feed_id, encoder=spec.encoder, model=spec.model_name, **counts
             )
+            statuses.append(_with_delays(status, delays))
     return tuple(statuses)
+
+
+_COLLABORATIVE = (
+    "collaborative_basis_age_s",
+    "items_without_collaborative",
+    "users_without_collaborative",
+)
+
+
+def _with_delays(status: FeedStatus, delays: dict[tuple[str, str], WriteDelay]) -> FeedStatus:
+    profile = delays.get((status.feed_id, TaskKind.PROFILES.value))
+    embedding = delays.get((status.feed_id, TaskKind.EMBED.value))
+    measured = [delay.age_s for delay in (profile, embedding) if delay is not None]
+    return replace(
+        status,
+        write_to_profile_s=profile.delay_s if profile else None,
+        write_to_embedding_s=embedding.delay_s if embedding else None,
+        delays_measured_s_ago=min(measured) if measured else None,
+    )
+
+
+def _write_delays(using: str) -> dict[tuple[str, str], WriteDelay]:
+    """The delays the workers of this database measured; none if Redis cannot tell."""
+    with connections[using].cursor() as cur:
+        cur.execute(load_sql("queries/broker_namespace"))
+        (namespace,) = cur.fetchone() or ("",)
+    try:
+        with _redis_client(redis_url()) as client:
+            return write_delays(client, namespace)
+    except BrokerError:
+        return {}  # _broker_status reports the broker's trouble
 
 
 def _backfill_problems(using: str) -> list[str]:

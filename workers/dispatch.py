@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dramatiq import Broker, Message
 
 # Queue names are part of the broker's layout, which dnf_status reads without workers.
@@ -10,6 +12,7 @@ from dnf_core.broker_layout import (
     FEED_QUEUE,
     MAINTENANCE_QUEUE,
     QUEUES,
+    WRITTEN_AT,
     queue_name,
 )
 from dnf_core.events import Task, TaskKind
@@ -59,7 +62,8 @@ class Dispatcher:
             actor_name=actor_name(task.kind),
             args=(task.feed_id, list(task.keys)),
             kwargs={},
-            options={},
+            # On the relay's clock, as the actor's measure of the delay reads it.
+            options={} if task.age_s is None else {WRITTEN_AT: time.time() - task.age_s},
         )
         delay = round(task.delay_s * 1000) if task.delay_s > 0 else None
         self.broker.enqueue(message, delay=delay)

@@ -13,6 +13,7 @@ from workers.backfill import backfill_watch
 from workers.broker import make_broker
 from workers.config import Mode, WorkerConfig
 from workers.database import ThreadConnections, wait_for_namespace
+from workers.delays import DelayRecorder
 from workers.dispatch import Dispatcher
 from workers.failures import FailureRecorder
 from workers.health import HealthFile
@@ -58,6 +59,7 @@ class WorkerProcess:
             self.broker.add_middleware(FailureRecorder(connections))
             # In Redis: a database that refuses writes refuses the failure record too.
             self.broker.add_middleware(WriteRefusalRecorder(self.broker.client))
+            self.broker.add_middleware(DelayRecorder(self.broker.client, self.namespace))
             runtime = Runtime(connections, self.dispatcher.send)
             declare_actors(
                 self.broker, runtime, namespace=self.namespace, max_retries=self.config.max_retries

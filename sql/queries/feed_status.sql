@@ -18,4 +18,18 @@ SELECT
     (SELECT task || ' ' || key || ': ' || substring(rtrim(error, E' \n') FROM E'[^\n]*$')
        FROM dnf_failure
        WHERE feed_id = %(feed_id)s
-       ORDER BY last_failed_at DESC, id DESC LIMIT 1) AS latest_failure
+       ORDER BY last_failed_at DESC, id DESC LIMIT 1) AS latest_failure,
+    -- The collaborative basis: how old it is, and what waits for its next build (items
+    -- none of whose likers it knows, users it does not know); NULL before the first.
+    (SELECT extract(epoch FROM now() - built_at)::float8
+       FROM dnf_factor_state WHERE feed_id = %(feed_id)s) AS collaborative_basis_age_s,
+    (SELECT count(*) FROM dnf_item_stat s
+       WHERE s.feed_id = %(feed_id)s AND s.interactions > 0
+         AND NOT EXISTS (SELECT 1 FROM dnf_item_factor f
+                         WHERE f.feed_id = s.feed_id AND f.item_key = s.item_key))
+       AS items_without_collaborative,
+    (SELECT count(*) FROM dnf_user_profile p
+       WHERE p.feed_id = %(feed_id)s
+         AND NOT EXISTS (SELECT 1 FROM dnf_user_factor u
+                         WHERE u.feed_id = p.feed_id AND u.user_key = p.user_id::text))
+       AS users_without_collaborative

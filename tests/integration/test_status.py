@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Movie
-from dnf_django.models import UserFeedProfile
+from dnf_django.models import FactorState, FeedItemStat, ItemFactor, UserFactor, UserFeedProfile
 from dnf_django.status import OUTBOX_COUNT_CAP
 from tests.conftest import namespace_of, wait_until
 from workers.dispatch import EMBED_QUEUE, queue_name
@@ -78,6 +78,55 @@ def test_status_reports_a_healthy_pipeline(
         "capped": False,
     }
     assert probe["last_heartbeat_s"] is not None and probe["last_heartbeat_s"] < 30
+
+
+def test_status_shows_each_feeds_freshness(
+    hashing_encoder: None, start_worker: Callable[..., object], redis_url: str
+) -> None:
+    start_worker()
+    users = [User.objects.create(username=f"reader{i}") for i in range(2)]
+    movies = Movie.objects.bulk_create(Movie(title=f"film {i}") for i in range(5))
+    users[0].liked_movies.add(*movies[:2])
+    users[1].liked_movies.add(movies[2])
+
+    def measured() -> dict:
+        row = status(redis_url)["feeds"]["movies"]
+        return row if row["write_to_profile_s"] is not None else {}
+
+    wait_until(lambda: len(UserFeedProfile.objects.filter(feed_id="movies")) == 2, what="profiles")
+    row = wait_until(measured, what="a measured write-to-profile delay")
+    # Measured from the write's capture to the profile's commit, so never negative.
+    assert row["write_to_profile_s"] > 0 and row["write_to_embedding_s"] > 0
+    assert row["delays_measured_s_ago"] >= 0
+    # What waits for the next collaborative build, against a recomputation once idle.
+    wait_until(
+        lambda: (
+            status(redis_url)["broker_messages"] == 0
+            and status(redis_url)["feeds"]["movies"]["outbox_events"] == 0
+        ),
+        what="an idle pipeline",
+    )
+    row = status(redis_url)["feeds"]["movies"]
+    built = FactorState.objects.filter(feed_id="movies", built_at__isnull=False).exists()
+    assert (row["collaborative_basis_age_s"] is not None) == built
+    liked = FeedItemStat.objects.filter(feed_id="movies", interactions__gt=0)
+    known_items = set(
+        ItemFactor.objects.filter(feed_id="movies").values_list("item_key", flat=True)
+    )
+    assert row["items_without_collaborative"] == len(
+        [s for s in liked if s.item_key not in known_items]
+    )
+    known_users = set(
+        UserFactor.objects.filter(feed_id="movies").values_list("user_key", flat=True)
+    )
+    assert row["users_without_collaborative"] == len(
+        [u for u in users if str(u.pk) not in known_users]
+    )
+    out = io.StringIO()
+    with override_settings(DJANGO_NEURAL_FEED={"REDIS_URL": redis_url}):
+        call_command("dnf_status", stdout=out)
+    assert re.search(r"write to profile \d+ ms", out.getvalue())
+    assert "waiting for it" in out.getvalue()
 
 
 def test_status_fails_when_events_wait_too_long(clean_pipeline: str, redis_url: str) -> None:

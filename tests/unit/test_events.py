@@ -66,3 +66,26 @@ def test_rows_of_both_trigger_versions_expand_to_events() -> None:
     ]
     with pytest.raises(ValueError, match="2 item keys but 1 user keys"):
         events_of_row(5, "a", "interaction", None, None, ["7", "8"], ["u"])
+
+
+def test_each_task_counts_its_delay_from_its_oldest_write() -> None:
+    events = [
+        OutboxEvent(1, "a", EventKind.INTERACTION, "7", "u1", age_s=0.5),
+        OutboxEvent(2, "a", EventKind.INTERACTION, "8", "u2", age_s=2.0),
+        OutboxEvent(3, "a", EventKind.ITEM, "9", None, age_s=1.0),
+        OutboxEvent(4, "b", EventKind.TRUNCATE_ITEMS, age_s=3.0),
+        OutboxEvent(5, "b", EventKind.ITEM, "1"),
+    ]
+    ages = {(t.feed_id, t.kind): t.age_s for t in plan_tasks(events)}
+    assert ages == {
+        ("b", TaskKind.RESET): 3.0,
+        ("a", TaskKind.EMBED): 1.0,
+        ("a", TaskKind.POPULARITY): 2.0,
+        ("a", TaskKind.PROFILES): 2.0,
+        # A write captured before ages were read (a v1 relay) measures nothing.
+        ("b", TaskKind.EMBED): None,
+    }
+    # Split into messages, each part keeps the age.
+    split = plan_tasks(events, BatchLimits(profiles=1))
+    assert [t.age_s for t in split if t.kind is TaskKind.PROFILES] == [2.0, 2.0]
+    assert events_of_row(6, "a", "item", "7", None, None, None, 1.5)[0].age_s == 1.5

@@ -7,7 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dnf_django.status import DEFAULT_MAX_LAG_S, OUTBOX_COUNT_CAP, PipelineStatus, pipeline_status
+from dnf_django.status import (
+    DEFAULT_MAX_LAG_S,
+    OUTBOX_COUNT_CAP,
+    FeedStatus,
+    PipelineStatus,
+    pipeline_status,
+)
 
 
 class Command(BaseCommand):
@@ -74,6 +80,7 @@ class Command(BaseCommand):
                 f"with interactions, {feed.failures} failures; "
                 f"{feed.encoder} {feed.model}"
             )
+            self.stdout.write(f"  {_freshness(feed)}")
         broker = status.broker
         if broker.error is not None:
             self.stdout.write(f"broker: {broker.error}")
@@ -83,3 +90,31 @@ class Command(BaseCommand):
             f"broker: {broker.messages} messages pending; last worker heartbeat "
             + ("never" if heartbeat is None else f"{heartbeat:.1f} s ago")
         )
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "not measured yet"
+    return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.0f} s"
+
+
+def _freshness(feed: FeedStatus) -> str:
+    """How fresh the feed is: measured write delays, and the collaborative basis."""
+    parts = [
+        f"write to profile {_seconds(feed.write_to_profile_s)}",
+        f"write to embedding {_seconds(feed.write_to_embedding_s)}",
+    ]
+    if feed.delays_measured_s_ago is not None:
+        parts[-1] += f" (measured {feed.delays_measured_s_ago:.0f} s ago)"
+    if feed.items_without_collaborative is not None:
+        age = feed.collaborative_basis_age_s
+        parts.append(
+            (
+                "collaborative basis never built"
+                if age is None
+                else f"collaborative basis {age:.0f} s old"
+            )
+            + f", {feed.items_without_collaborative} items and "
+            f"{feed.users_without_collaborative} users waiting for it"
+        )
+    return "; ".join(parts)
