@@ -96,7 +96,7 @@ def _load_without_triggers() -> dict[str, int]:
         raise SystemExit(f"{outbox} outbox rows after a load with triggers off")
     return {
         "movies": Movie.objects.count(),
-        "embeddable_movies": Movie.objects.exclude(title="", genres="", tags="").count(),
+        "embeddable_movies": Movie.objects.exclude(title="").count(),
         "likes": Movie.likes.through.objects.count(),
         "liking_users": users,
     }

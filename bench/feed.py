@@ -204,7 +204,7 @@ NOTES = {
         "with likes prefers 1-3 topics (drawn by topic weight) and likes 20-60 distinct "
         "items, 85% from preferred topics, item rank r within a topic drawn with density "
         "~1/r (log-uniform), popularity order random within a topic. Likes are inserted "
-        "in a random global order, which is their recency. Titles, genres and tags are "
+        "in a random global order, which is their recency. Titles (no genre, no tag) are "
         "short synthetic strings; embedding_hash is the real md5 the workers would write."
     ),
     "load": (
@@ -475,12 +475,14 @@ def _copy_users(conn: psycopg.Connection[Any], plan: Plan, world: World) -> None
 
 def _copy_items(conn: psycopg.Connection[Any], plan: Plan, world: World, spec: Any) -> None:
     table = spec.content_table
-    columns = [spec.content_key, *spec.text_columns, spec.freshness_column]
+    # The example feed's text is the title, then the names of the genres and tags
+    # linked to the movie: the bench links none, so an item's text is its title.
+    if list(spec.text_columns) != ["title", "genres__name", "tags__name"]:
+        raise SystemExit(f"unexpected text columns {spec.text_columns}")
+    columns = [spec.content_key, "title", spec.freshness_column]
     columns += [spec.embedding_column, spec.embedding_hash_column]
     types = _column_types(conn, table, columns)
     types[-2] = "bytea"  # the vector's binary form, built here (dim, unused, big-endian floats)
-    if list(spec.text_columns) != ["title", "genres", "tags"]:
-        raise SystemExit(f"unexpected text columns {spec.text_columns}")
     header = struct.pack(">HH", DIM, 0)
     identity = spec.embedding_identity
     with conn.cursor().copy(
@@ -492,16 +494,13 @@ def _copy_items(conn: psycopg.Connection[Any], plan: Plan, world: World, spec: A
             for offset in range(len(vectors)):
                 item = first + offset
                 topic = int(world.topics[item - 1])
-                title = f"Item {item}"
-                genres = f"topic{topic}"
-                tags = f"t{topic} s{item % 7}"
-                text = f"{title} {genres} {tags}"  # concat_ws(' ', title, genres, tags)
+                text = f"Item {item} topic{topic} t{topic} s{item % 7}"  # the title
                 digest = hashlib.md5(f"{identity}\n{text}".encode()).hexdigest()
                 published = world.loaded_at - datetime.timedelta(
                     seconds=float(world.ages_s[item - 1])
                 )
                 vector = header + big_endian[offset].tobytes()
-                copy.write_row((item, title, genres, tags, published, vector, digest))
+                copy.write_row((item, text, published, vector, digest))
 
 
 def _copy_likes(conn: psycopg.Connection[Any], world: World, spec: Any) -> None:
@@ -602,7 +601,7 @@ def fill_upstream(conn: psycopg.Connection[Any], url: str) -> float:
     with conn.transaction():
         conn.execute(
             f"INSERT INTO {UP_POSTS} (id, title, content, created_at, embedding) "
-            "SELECT id, title, concat_ws(' ', genres, tags), published_at, embedding "
+            "SELECT id, title, '', published_at, embedding "
             "FROM catalog_movie ORDER BY id"
         )
         conn.execute(

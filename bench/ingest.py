@@ -164,7 +164,8 @@ NOTES = {
 
 
 def _read_movies(n: int, warmup_n: int) -> tuple[list[Any], list[Any]]:
-    """The demo's Movie objects (unsaved): n to time, then warmup_n others to warm up."""
+    """The demo's movies (unsaved, each with its genres and tags): n to time, then
+    warmup_n others to warm up."""
     from catalog.management.commands.demo import read_movies
 
     movies = read_movies()
@@ -173,17 +174,19 @@ def _read_movies(n: int, warmup_n: int) -> tuple[list[Any], list[Any]]:
     return movies[:n], movies[n : n + warmup_n]
 
 
-def _text(movie: Any) -> str:
-    # concat_ws(' ', title, genres, tags): none of them is ever NULL, so every
-    # separator is there, empty columns included.
-    return " ".join((movie.title, movie.genres, movie.tags))
+def _text(entry: Any) -> str:
+    # concat_ws(' ', title, genres, tags), the feed reading genres__name and tags__name
+    # in the order they were linked, joined by ", "; a movie without any has no part.
+    movie, genres, tags = entry
+    return " ".join(part for part in (movie.title, ", ".join(genres), ", ".join(tags)) if part)
 
 
 def _upstream_config(movies: Sequence[Any], warmup: Sequence[Any]) -> dict[str, Any]:
     """Upstream's Post has title and content; its get_ready_text() joins them with a space."""
 
-    def item(movie: Any) -> list[str]:
-        return [movie.title, f"{movie.genres} {movie.tags}"]
+    def item(entry: Any) -> list[str]:
+        movie, genres, tags = entry
+        return [movie.title, f"{', '.join(genres)} {', '.join(tags)}"]
 
     return {"items": [item(m) for m in movies], "warmup_items": [item(m) for m in warmup]}
 
@@ -317,10 +320,21 @@ def _running_worker(database_url: str, redis_url: str) -> Iterator[Any]:
 
 
 def _bulk_create(movies: Sequence[Any]) -> int:
-    """ONE bulk_create of ``movies`` (one statement, one trigger call); the first new id."""
-    from catalog.models import Movie
+    """ONE bulk_create of ``movies`` (one statement, one trigger call), and one of the
+    links to their genres and tags each, in one transaction; the first new id."""
+    from django.db import transaction
 
-    created = Movie.objects.bulk_create(movies)
+    from catalog.management.commands.demo import save_names
+    from catalog.models import Genre, Movie, Tag
+
+    with transaction.atomic():
+        created = Movie.objects.bulk_create([movie for movie, _, _ in movies])
+        for model, through, column, part in (
+            (Genre, Movie.genres.through, "genre_id", 1),
+            (Tag, Movie.tags.through, "tag_id", 2),
+        ):
+            links = [(entry[0], entry[part]) for entry in movies]
+            save_names(model, through, column, links)
     return int(min(m.pk for m in created))
 
 
@@ -436,9 +450,9 @@ def _max_difference(movies: Sequence[Any], encoded: EncoderRun) -> float:
     from catalog.models import Movie
 
     stored = dict(
-        Movie.objects.filter(pk__in=[m.pk for m in movies]).values_list("pk", "embedding")
+        Movie.objects.filter(pk__in=[m.pk for m, _, _ in movies]).values_list("pk", "embedding")
     )
-    matrix = np.asarray([stored[m.pk] for m in movies], dtype=np.float32)
+    matrix = np.asarray([stored[m.pk] for m, _, _ in movies], dtype=np.float32)
     return float(np.abs(matrix - encoded.vectors).max())
 
 

@@ -3,7 +3,7 @@
 The example project is migrated into a scratch database (real triggers). Then
 ``BENCH_EVENTS`` (default 20,000) events are written through those triggers, one
 statement each, as a web site writes them: three quarters single likes
-(``INSERT`` into the likes table), one quarter edits of a movie's tags (``UPDATE``
+(``INSERT`` into the likes table), one quarter edits of a movie's title (``UPDATE``
 of an embedded text column), shuffled, 500 statements per transaction. Each
 statement is one outbox row carrying one key (v2 triggers write one row per
 statement), so here rows = events. The rows are copied aside, and every phase
@@ -155,9 +155,7 @@ def _populate(plan: Plan) -> None:
     from catalog.models import Movie
 
     User.objects.bulk_create(User(username=f"relay{i}") for i in range(plan.users))
-    Movie.objects.bulk_create(
-        Movie(title=f"Movie {i}", genres="Drama", tags=f"tag {i}") for i in range(plan.movies)
-    )
+    Movie.objects.bulk_create(Movie(title=f"Movie {i}") for i in range(plan.movies))
     with connection.cursor() as cur:
         cur.execute("DELETE FROM dnf_outbox")
         # Autovacuum would wake at random moments; phases vacuum between them instead.
@@ -176,7 +174,7 @@ def _statements(url: str, plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
     while len(pairs) < likes:
         pairs.add((rng.choice(users), rng.choice(movies)))
     like = "INSERT INTO catalog_movie_likes (user_id, movie_id) VALUES (%s, %s)"
-    edit = "UPDATE catalog_movie SET tags = %s WHERE id = %s"
+    edit = "UPDATE catalog_movie SET title = %s WHERE id = %s"
     statements = [(like, pair) for pair in sorted(pairs)]
     statements += [(edit, (f"edit {i}", rng.choice(movies))) for i in range(plan.events - likes)]
     rng.shuffle(statements)
@@ -414,7 +412,7 @@ def _end_to_end(url: str, redis_url: str, plan: Plan) -> dict[str, Any]:
     ):
         # Warm-up: the first embedding loads the model; time none of it.
         conn.execute(
-            "UPDATE catalog_movie SET tags = 'warm up' "
+            "UPDATE catalog_movie SET title = 'warm up' "
             "WHERE id = (SELECT min(id) FROM catalog_movie)"
         )
         _until(

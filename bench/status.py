@@ -74,8 +74,8 @@ def _load(url: str, items: int) -> float:
             [USERS],
         )
         conn.execute(
-            "INSERT INTO catalog_movie (title, genres, tags, published_at) "
-            "SELECT 'movie ' || n, '', '', now() FROM generate_series(1, %s) AS n",
+            "INSERT INTO catalog_movie (title, published_at) "
+            "SELECT 'movie ' || n, now() FROM generate_series(1, %s) AS n",
             [items],
         )
         conn.execute(

@@ -57,12 +57,15 @@ class Plan:
     warmup_n: int = 200
     import_n: int = 100_000  # movies per bulk import
     import_reps: int = 6  # a multiple of 3 and even: each variant in each position alike
+    related_n: int = 10_000  # movies carrying the renamed tag
+    related_reps: int = 10  # even: renames alternate with / without capture, ABBA
     seed: int = 20_240_601
 
 
 QUICK_PLAN = Plan(
     users=50, items=400, single_n=200, block=50, bulk_n=1000, single_reps=2,
     upstream_single_reps=2, bulk_reps=4, warmup_n=20, import_n=2000, import_reps=6,
+    related_n=1000, related_reps=4,
 )  # fmt: skip
 
 
@@ -80,6 +83,9 @@ def run() -> dict[str, Any]:
         "bulk_ratio": ours["bulk_create"]["ratio"],
         "paused_bulk_ratio": ours["bulk_import"]["paused_bulk_ratio"],
         "captured_import_ratio": ours["bulk_import"]["captured_ratio"],
+        "related_rename_10k_ms": ours["related_rename"]["ms"]["with"],
+        "related_rename_10k_ms_without_capture": ours["related_rename"]["ms"]["without"],
+        "related_outbox_rows": ours["related_rename"]["outbox_rows"],
         "upstream_single_ratio": upstream["single_add"]["ratio"],
         "upstream_single_ratio_caller": upstream["single_add"]["caller_ratio"],
         "upstream_bulk_ratio": upstream["bulk_create"]["ratio"],
@@ -120,6 +126,14 @@ NOTES = {
         "1.0 = the pause costs nothing). The paused run includes the pause's own statements "
         "and the backfill hand-back at the end of the block, and writes no outbox row "
         "(outbox_rows_paused). Median of per-rep ratios."
+    ),
+    "related_rename_10k_ms": (
+        "ours: UPDATE catalog_tag SET name = .. WHERE id = .. for a tag that related_n movies "
+        "carry (the example feed reads tags__name through the many-to-many table), timed "
+        "in the writer (statement and commit) with the feed's triggers on the tag table "
+        "enabled vs disabled, alternating ABBA; medians. related_outbox_rows: outbox rows "
+        "one rename writes (one per statement, holding every movie's key: "
+        "related_outbox_keys)."
     ),
     "captured_import_ratio": (
         "ours: the same import with no trigger / captured as usual (one outbox row holding "
@@ -201,8 +215,7 @@ def _populate(plan: Plan) -> Fixture:
     vectors = np.random.default_rng(plan.seed).standard_normal((plan.items, 384), dtype=np.float32)
     users = User.objects.bulk_create(User(username=f"bench{i}") for i in range(plan.users))
     movies = Movie.objects.bulk_create(
-        Movie(title=f"Movie {i}", genres="Drama", embedding=v.tolist())
-        for i, v in enumerate(vectors)
+        Movie(title=f"Movie {i}", embedding=v.tolist()) for i, v in enumerate(vectors)
     )
     single_per_user = plan.single_n // plan.users
     base, single_a, single_b, bulk = _pairs(
@@ -381,6 +394,7 @@ def _measure_ours(plan: Plan) -> dict[str, Any]:
             "single_add": add,
             "bulk_create": {"n": plan.bulk_n, **_summary(len(fixture.bulk), bulk)},
             "bulk_import": _imports(plan),
+            "related_rename": _related_rename(plan),
             "explain": explain,
         }
     finally:
@@ -473,8 +487,7 @@ def _time_import(variant: str, n: int, seed: int) -> float:
     rng = random.Random(seed)
     genres = ("Drama", "Comedy", "Sci-Fi", "Horror", "Romance")
     rows = [
-        Movie(title=f"Imported movie {i} {rng.random():.6f}", genres=rng.choice(genres))
-        for i in range(n)
+        Movie(title=f"Imported movie {i} {rng.random():.6f} {rng.choice(genres)}") for i in range(n)
     ]
     start = time.perf_counter()
     with paused(MovieFeed) if variant == "paused" else transaction.atomic():
@@ -526,4 +539,71 @@ def _imports(plan: Plan) -> dict[str, Any]:
         "captured_ratio": ratio("captured", "none"),
         "paused_speedup_over_captured": ratio("paused", "captured"),
         "outbox_rows_paused": max(outbox_paused),
+    }
+
+
+# -- related_rename_10k_ms: a rename that changes the text of many items -------------
+
+
+def _related_fixture(plan: Plan) -> int:
+    """related_n new movies carrying one tag (and two of 50 others each); its id."""
+    from catalog.models import Movie, Tag
+
+    _feed_triggers(installed=False)  # the set-up is not what is measured
+    rng = random.Random(plan.seed)
+    carried = Tag.objects.create(name="carried")
+    others = Tag.objects.bulk_create(Tag(name=f"other tag {i}") for i in range(50))
+    movies = Movie.objects.bulk_create(
+        Movie(title=f"Tagged movie {i}") for i in range(plan.related_n)
+    )
+    links = Movie.tags.through
+    links.objects.bulk_create(
+        links(movie_id=m.pk, tag_id=t.pk) for m in movies for t in [carried, *rng.sample(others, 2)]
+    )
+    _feed_triggers(installed=True)
+    _execute("TRUNCATE dnf_outbox")
+    _execute("VACUUM (ANALYZE) catalog_movie, catalog_tag, catalog_movie_tags, dnf_outbox")
+    return carried.pk
+
+
+def _time_rename(tag: int, name: str) -> float:
+    from django.db import transaction
+
+    start = time.perf_counter()
+    with transaction.atomic():
+        _execute("UPDATE catalog_tag SET name = %s WHERE id = %s", [name, tag])
+    return time.perf_counter() - start
+
+
+def _related_rename(plan: Plan) -> dict[str, Any]:
+    """``related_rename_10k_ms``: the writer's cost of renaming a tag carried by related_n
+    movies, with capture (the related trigger follows the links back to the movies and
+    writes one outbox row) and without (the tag table's triggers disabled)."""
+    from django.db import connection
+
+    tag = _related_fixture(plan)
+    runs: Runs = {"with": [], "without": []}
+    rows, keys = [], []
+    for rep in range(plan.related_reps + 2):  # the first two warm up, untimed
+        for variant in _abba(rep):
+            verb = "ENABLE" if variant == "with" else "DISABLE"
+            _execute(f"ALTER TABLE catalog_tag {verb} TRIGGER USER")
+            seconds = _without_gc(lambda r=rep, v=variant: _time_rename(tag, f"carried {r} {v}"))
+            if variant == "with":
+                with connection.cursor() as cur:
+                    cur.execute("SELECT count(*), sum(cardinality(item_keys)) FROM dnf_outbox")
+                    count, total = cur.fetchone()
+                rows.append(int(count))
+                keys.append(int(total or 0))
+            _execute("TRUNCATE dnf_outbox")
+            if rep >= 2:
+                runs[variant].append(seconds)
+    _execute("ALTER TABLE catalog_tag ENABLE TRIGGER USER")
+    return {
+        "n": plan.related_n,
+        "reps": plan.related_reps,
+        "ms": {v: 1000 * statistics.median(runs[v]) for v in runs},
+        "seconds": runs,
+        "outbox_rows": max(rows),
+        "outbox_keys": max(keys),
     }

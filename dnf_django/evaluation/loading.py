@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
+from django.db.models.constants import LOOKUP_SEP
 from tqdm import tqdm
 
 from dnf_core.errors import EvaluationError
 from dnf_core.evaluation.datasets import Dataset
 from dnf_core.evaluation.split import HoldOut, temporal_split
 from dnf_core.spec import FeedSpec
+from dnf_django.compiler import text_models
 
 BATCH = 2000
 
@@ -109,9 +111,16 @@ def copy_own_tables(
             obj.embedding_hash = None
             yield obj
 
+    # The rows the text reads through lookups: related rows first, links after.
+    related = text_models(feed)
+    links = [m for m in related if m._meta.auto_created]
+    for model in [m for m in related if m not in links]:
+        _copy(model, source, alias, progress)
     total_items = content._base_manager.using(source).count()
     with transaction.atomic(using=alias), _bar(total_items, "items", progress) as bar:
         _write(content, alias, items(), bar)
+    for model in links:
+        _copy(model, source, alias, progress)
     training = len(rows) - len(held_keys)
     with transaction.atomic(using=alias), _bar(training, "interactions", progress) as bar:
         kept = (
@@ -121,6 +130,68 @@ def copy_own_tables(
         )
         _write(interactions, alias, kept, bar)
     return Loaded(split=split, items=_catalogue(content, alias))
+
+
+def _copy(model: type[models.Model], source: str, alias: str, progress: bool) -> None:
+    """Every row of ``model`` from ``source`` to the scratch database, keys included."""
+    rows = model._base_manager.using(source)
+    with transaction.atomic(using=alias), _bar(rows.count(), model._meta.db_table, progress) as bar:
+        _write(model, alias, rows.order_by("pk").iterator(BATCH), bar)
+
+
+# Values of a many-valued lookup in one cell of an items file.
+LIST_SEPARATOR = "|"
+
+
+@dataclass
+class _Related:
+    """How a dataset column named by a lookup becomes rows: a one-hop lookup through a
+    foreign key (``values`` names the row the item points to) or a many-to-many field
+    (``values`` lists the rows the item links to, in order)."""
+
+    field: Any
+    target: type[models.Model]
+    column: str
+    ids: dict[str, Any]
+
+    @classmethod
+    def of(cls, content: type[models.Model], name: str) -> _Related:
+        relation, _, column = name.partition(LOOKUP_SEP)
+        field: Any = content._meta.get_field(relation)
+        if LOOKUP_SEP in column or not (
+            isinstance(field, models.ForeignKey | models.ManyToManyField)
+        ):
+            raise EvaluationError(
+                f"the items file cannot fill text field {name!r}: only lookups through one "
+                "foreign key or many-to-many field of the content model can be created from "
+                "a file; evaluate on the feed's own tables instead (no --items)"
+            )
+        return cls(field, field.related_model, column, {})
+
+    def create(self, alias: str, values: Iterable[str]) -> None:
+        """The related rows, one per distinct value, in order of first appearance."""
+        new = [v for v in dict.fromkeys(values) if v not in self.ids]
+        try:
+            rows = self.target._base_manager.using(alias).bulk_create(
+                [self.target(**{self.column: v}) for v in new], batch_size=BATCH
+            )
+        except (DatabaseError, ValueError, TypeError) as exc:
+            raise EvaluationError(
+                f"cannot write {self.target._meta.label} rows for {self.field.name}: {exc}"
+            ) from exc
+        self.ids.update({v: row.pk for v, row in zip(new, rows, strict=True)})
+
+    def links(self, item: Any, values: list[str]) -> Iterator[models.Model]:
+        through = self.field.remote_field.through
+        own = through._meta.get_field(self.field.m2m_field_name()).attname
+        other = through._meta.get_field(self.field.m2m_reverse_field_name()).attname
+        for value in values:
+            yield through(**{own: item, other: self.ids[value]})
+
+
+def _split(cell: str, many: bool) -> list[str]:
+    values = cell.split(LIST_SEPARATOR) if many else [cell]
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
 
 
 def load_dataset(
@@ -147,9 +218,19 @@ def load_dataset(
     assert pk is not None
     auto_pk = isinstance(pk, models.AutoField)
 
+    related = {n: _Related.of(content, n) for n in text_fields if LOOKUP_SEP in n}
+    for name, rel in related.items():
+        many = rel.field.many_to_many
+        rel.create(alias, (v for r in dataset.items for v in _split(r.texts[name], many)))
     objects = []
     for record in dataset.items:
-        values: dict[str, Any] = {name: record.texts[name] for name in text_fields}
+        values: dict[str, Any] = {
+            name: record.texts[name] for name in text_fields if name not in related
+        }
+        for name, rel in related.items():
+            if not rel.field.many_to_many:
+                first = _split(record.texts[name], many=False)
+                values[rel.field.attname] = rel.ids[first[0]] if first else None
         if freshness and record.timestamp is not None:
             values[freshness] = datetime.fromtimestamp(record.timestamp, UTC)
         if not auto_pk:
@@ -158,6 +239,16 @@ def load_dataset(
     with transaction.atomic(using=alias), _bar(len(objects), "items", progress) as bar:
         _write(content, alias, objects, bar)
     keys = {record.key: obj.pk for record, obj in zip(dataset.items, objects, strict=True)}
+    for name, rel in related.items():
+        if rel.field.many_to_many:
+            through = rel.field.remote_field.through
+            rows = [
+                link
+                for record, obj in zip(dataset.items, objects, strict=True)
+                for link in rel.links(obj.pk, _split(record.texts[name], many=True))
+            ]
+            with transaction.atomic(using=alias), _bar(len(rows), name, progress) as bar:
+                _write(through, alias, rows, bar)
 
     users: dict[str, int] = {}
     likes = [(users.setdefault(u, len(users) + 1), keys[i], t) for u, i, t in dataset.likes]

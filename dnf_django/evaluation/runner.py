@@ -31,6 +31,7 @@ from dnf_core.evaluation.datasets import Dataset
 from dnf_core.evaluation.metrics import summarize
 from dnf_core.evaluation.report import EvaluationReport
 from dnf_core.evaluation.split import HoldOut
+from dnf_django.compiler import text_models
 from dnf_django.endpoints import redis_url
 from dnf_django.evaluation.loading import copy_own_tables, load_dataset
 from dnf_django.evaluation.scratch import (
@@ -120,9 +121,16 @@ def evaluate_feed(
                 f"feed {spec.feed_id!r} is not installed by the project's migrations: "
                 "run manage.py dnf_makemigrations"
             )
-        # Users are not copied: their profiles and likes hold bare keys.
+        # Users are not copied: their profiles and likes hold bare keys. Neither are
+        # the rows that the tables the text reads through lookups point to further.
         drop_foreign_keys(
-            alias, [spec.content_table, spec.interaction_table, UserFeedProfile._meta.db_table]
+            alias,
+            [
+                spec.content_table,
+                spec.interaction_table,
+                UserFeedProfile._meta.db_table,
+                *(model._meta.db_table for model in text_models(feed)),
+            ],
         )
         if encoder is not None:
             set_encoder(alias, spec.feed_id, *encoder)

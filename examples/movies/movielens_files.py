@@ -2,8 +2,9 @@
 
     python examples/movies/movielens_files.py /path/to/ml-latest-small OUT_DIR
 
-``OUT_DIR/items.csv`` gets ``id,title,genres,tags`` (the text the example feed
-embeds, formatted as ``manage.py demo`` loads it) and ``OUT_DIR/interactions.csv``
+``OUT_DIR/items.csv`` gets ``id,title,genres__name,tags__name`` (the example feed's
+text fields; genres and tags as ``manage.py demo`` links them, in order, separated
+by ``|``) and ``OUT_DIR/interactions.csv``
 gets ``user,item,timestamp,rating`` from ``ratings.csv``. Header rows in the
 MovieLens files are optional (some copies have none).
 """
@@ -36,10 +37,10 @@ def convert(source: Path, out: Path) -> tuple[int, int]:
     items = 0
     with open(out / "items.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", "title", "genres", "tags"])
+        writer.writerow(["id", "title", "genres__name", "tags__name"])
         for movie_id, title, genres in _rows(source / "movies.csv"):
-            genres = "" if genres == "(no genres listed)" else genres.replace("|", ", ")
-            writer.writerow([movie_id, title, genres, ", ".join(tags.get(movie_id, []))])
+            genres = "" if genres == "(no genres listed)" else genres
+            writer.writerow([movie_id, title, genres, "|".join(tags.get(movie_id, []))])
             items += 1
     interactions = 0
     with open(out / "interactions.csv", "w", encoding="utf-8", newline="") as f:

@@ -42,8 +42,8 @@ def test_feed_of_a_user_who_likes_space(
     orm = [Movie.objects.create(title=t) for t in SPACE_ORM + COOKING_ORM]
     with psycopg.connect(clean_pipeline) as other:  # a writer that is not Django
         rows = other.execute(
-            "INSERT INTO catalog_movie (title, genres, tags, published_at) "
-            "SELECT t, '', '', now() FROM unnest(%s::text[]) AS t RETURNING id",
+            "INSERT INTO catalog_movie (title, published_at) "
+            "SELECT t, now() FROM unnest(%s::text[]) AS t RETURNING id",
             [SPACE_SQL + COOKING_SQL],
         ).fetchall()
     raw = list(Movie.objects.filter(pk__in=[r[0] for r in rows]).order_by("pk"))

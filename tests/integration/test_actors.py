@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from catalog.models import Movie
+from catalog.models import Genre, Movie, Tag
 from dnf_core.encoders import HashingEncoder
 from dnf_core.errors import EncoderError
 from dnf_core.events import BatchLimits, Task, TaskKind
@@ -42,11 +42,12 @@ def keys(*movies: Movie) -> list[str]:
 
 
 def test_embedding_writes_the_encoder_vectors(runtime: Runtime) -> None:
-    movies = Movie.objects.bulk_create(
-        [Movie(title="Alien", genres="Sci-Fi"), Movie(title="Heat", tags="heist, crime")]
-    )
+    movies = Movie.objects.bulk_create([Movie(title="Alien"), Movie(title="Heat")])
+    movies[0].genres.add(Genre.objects.create(name="Sci-Fi"))
+    for name in ("heist", "crime"):  # the feed reads tags in the order they were added
+        movies[1].tags.add(Tag.objects.create(name=name))
     assert embed_items(runtime, "movies", keys(*movies)) == 2
-    expected = HashingEncoder.encode_batch(["Alien Sci-Fi ", "Heat  heist, crime"], "hashing-384")
+    expected = HashingEncoder.encode_batch(["Alien Sci-Fi", "Heat heist, crime"], "hashing-384")
     for movie, vector in zip(movies, expected, strict=True):
         movie.refresh_from_db()
         np.testing.assert_allclose(movie.embedding, vector, atol=1e-6)

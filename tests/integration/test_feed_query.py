@@ -163,13 +163,14 @@ def test_two_stages_find_what_a_full_scan_finds_even_under_filters(
     rng = random.Random(7)
     words = ["space", "ship", "alien", "love", "war", "paris", "robot", "ocean", "crime", "jazz"]
     now = timezone.now()
+    # Half the movies carry a MovieLens id: the filter the feed must honour.
     movies = [
         Movie(
             title=" ".join(rng.sample(words, 3)),
-            genres=rng.choice(["Drama", "Comedy"]),
+            movielens_id=i if rng.choice([True, False]) else None,
             published_at=now - timedelta(hours=rng.uniform(0, 24 * 30)),
         )
-        for _ in range(600)
+        for i in range(600)
     ]
     for movie in movies:
         movie.embedding = vector(movie.title)
@@ -189,21 +190,23 @@ def test_two_stages_find_what_a_full_scan_finds_even_under_filters(
     for i in range(10):
         user = with_profile(" ".join(rng.sample(words, 2)) + f" {i}")
         profile = np.asarray(UserFeedProfile.objects.get(user=user).embedding, dtype=np.float64)
-        for queryset in (None, Movie.objects.filter(genres="Drama")):
-            allowed = [m for m in movies if queryset is None or m.genres == "Drama"]
-            # Only Drama and a filter that rules out half the nearest items: HNSW must not starve.
+        for queryset in (None, Movie.objects.filter(movielens_id__isnull=False)):
+            allowed = [m for m in movies if queryset is None or m.movielens_id is not None]
+            # A filter that rules out half the nearest items: HNSW must not starve.
             feed = MovieFeed.get_feed(user, queryset=queryset, limit=20, now=now)
             got = [m.pk for m in feed]
             exact = exact_ranking(profile, allowed, now, stats)[:20]
             assert len(got) == 20
             recalls.append(len(set(got) & set(exact)) / 20)
-    for queryset in (None, Movie.objects.filter(genres="Drama")):
-        allowed = [m for m in movies if queryset is None or m.genres == "Drama"]
+    for queryset in (None, Movie.objects.filter(movielens_id__isnull=False)):
+        allowed = [m for m in movies if queryset is None or m.movielens_id is not None]
         feed = MovieFeed.get_feed(AnonymousUser(), queryset=queryset, limit=20, now=now)
         got = [m.pk for m in feed]
         recalls.append(len(set(got) & set(exact_ranking(None, allowed, now, stats)[:20])) / 20)
     assert np.mean(recalls) >= 0.95, recalls
-    plan = MovieFeed.get_feed(user, queryset=Movie.objects.filter(genres="Drama")).explain()
+    plan = MovieFeed.get_feed(
+        user, queryset=Movie.objects.filter(movielens_id__isnull=False)
+    ).explain()
     assert ("dnf_rank_movies" in plan) == force_index, plan
 
 
@@ -261,7 +264,8 @@ def test_search_settings_reach_each_index_scan(db: None, settings: Any, pool: st
     rng = np.random.default_rng(3)
     now = timezone.now()
     movies = [
-        Movie(title=f"movie {i}", genres="Rare" if i % 20 == 0 else "Drama", published_at=now)
+        # One in 20 carries a MovieLens id: the rare items the filter keeps.
+        Movie(title=f"movie {i}", movielens_id=i if i % 20 == 0 else None, published_at=now)
         for i in range(300)
     ]
     for movie in movies:
@@ -304,7 +308,7 @@ def test_search_settings_reach_each_index_scan(db: None, settings: Any, pool: st
             "HNSW_ITERATIVE_SCAN": scan,
             ef_key: ef_search,
         }
-        rare = Movie.objects.filter(genres="Rare")
+        rare = Movie.objects.filter(movielens_id__isnull=False)
         spec = MovieFeed.get_spec()
         rank = _rank_query(MovieFeed, user_profile(MovieFeed, spec, user), now)
         pools = dataclasses.replace(_pools(MovieFeed, rank, limit=ef_search), covering=0)

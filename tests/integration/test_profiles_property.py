@@ -107,7 +107,7 @@ def check_snapshot(users: list[User]) -> None:
     window_size = MovieFeed.get_spec().window
     vectors: dict[int, np.ndarray] = {}
     for movie in Movie.objects.all():
-        text = f"{movie.title} {movie.genres} {movie.tags}"
+        text = movie.title  # movies of this test have no genre nor tag
         if text.strip():
             expected = HashingEncoder.encode_batch([text], "hashing-384")[0]
             np.testing.assert_allclose(movie.embedding, expected, atol=1e-6)

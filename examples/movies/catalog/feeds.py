@@ -7,6 +7,10 @@ class MovieFeed(BaseNeuralFeed):
     content_django_model = Movie
     interaction_django_model = Movie.likes.through
     mode = "m2m"
-    text_fields = ("title", "genres", "tags")
+    # Genres and tags are rows of their own, read through the many-to-many tables;
+    # renaming a tag re-embeds every movie that carries it.
+    text_fields = ("title", "genres__name", "tags__name")
+    # In the order they were linked: genres as MovieLens lists them, tags as first used.
+    text_order = "added"
     freshness_field = "published_at"
     user_likes_limit = 20

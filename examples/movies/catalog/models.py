@@ -5,12 +5,30 @@ from django.utils import timezone
 from dnf_django.mixins import NeuralRecommendMixin
 
 
+class Genre(models.Model):
+    """A MovieLens genre ("Comedy"); movies link to theirs in the file's order."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    """A tag users gave movies, lowercased; movies link to theirs in order of first use."""
+
+    name = models.CharField(max_length=255, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Movie(NeuralRecommendMixin, models.Model):
-    """A movie; its title, genres and tags are what gets embedded."""
+    """A movie; its title and the names of its genres and tags are what gets embedded."""
 
     title = models.CharField(max_length=300)
-    genres = models.CharField(max_length=300, blank=True)
-    tags = models.TextField(blank=True)
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+    tags = models.ManyToManyField(Tag, related_name="movies", blank=True)
     movielens_id = models.IntegerField(null=True, blank=True, unique=True)
     published_at = models.DateTimeField(default=timezone.now, db_index=True)
     likes = models.ManyToManyField(

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from catalog.feeds import MovieFeed
-from catalog.models import Movie
+from catalog.models import Genre, Movie, Tag
 from dnf_django.endpoints import database_url, redis_url
 from dnf_django.management.commands._worker_runs import run_worker_until_idle
 
@@ -23,26 +23,39 @@ SHOWN_USERS = (41, 73, 24)
 TIMEOUT_S = 1800
 
 
-def read_movies() -> list[Movie]:
+def read_tags() -> dict[str, list[str]]:
+    """Each movie's tags (by MovieLens id): lowercased, each once, in order of first use."""
     tags: dict[str, list[str]] = defaultdict(list)
     with open(DATA / "tags.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             tag = row["tag"].strip().lower()
             if tag and tag not in tags[row["movieId"]]:
                 tags[row["movieId"]].append(tag)
+    return tags
+
+
+def read_movies() -> list[tuple[Movie, list[str], list[str]]]:
+    """Each movie, unsaved, with the names of its genres and of its tags, in order."""
+    tags = read_tags()
     movies = []
     with open(DATA / "movies.csv", encoding="utf-8", newline="") as f:
         for movie_id, title, genres in csv.reader(f):
-            genres = "" if genres == "(no genres listed)" else genres.replace("|", ", ")
-            movies.append(
-                Movie(
-                    movielens_id=int(movie_id),
-                    title=title,
-                    genres=genres,
-                    tags=", ".join(tags.get(movie_id, [])),
-                )
-            )
+            names = [] if genres == "(no genres listed)" else genres.split("|")
+            movies.append((Movie(movielens_id=int(movie_id), title=title), names, tags[movie_id]))
     return movies
+
+
+def save_names(model: Any, through: Any, column: str, links: list[tuple[Movie, list[str]]]) -> None:
+    """A row of ``model`` per name not saved yet, and through rows linking each saved
+    movie to its names in order: the feed reads them in the order they were linked."""
+    names = dict.fromkeys(name for _, names in links for name in names)
+    ids = dict(model.objects.filter(name__in=names).values_list("name", "pk"))
+    new = [model(name=name) for name in names if name not in ids]
+    ids.update((row.name, row.pk) for row in model.objects.bulk_create(new, batch_size=2000))
+    through.objects.bulk_create(
+        [through(movie_id=m.pk, **{column: ids[n]}) for m, names in links for n in names],
+        batch_size=5000,
+    )
 
 
 class Command(BaseCommand):
@@ -72,7 +85,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{Movie.objects.count()} movies already loaded")
             return
         with transaction.atomic():
-            movies = Movie.objects.bulk_create(read_movies(), batch_size=2000)
+            read = read_movies()
+            movies = Movie.objects.bulk_create([m for m, _, _ in read], batch_size=2000)
+            save_names(Genre, Movie.genres.through, "genre_id", [(m, g) for m, g, _ in read])
+            save_names(Tag, Movie.tags.through, "tag_id", [(m, t) for m, _, t in read])
             by_movielens = {m.movielens_id: m.pk for m in movies}
             user_model = get_user_model()
             users: dict[str, Any] = {}
@@ -103,10 +119,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"   {'score':>6} {'sim':>6} {'colike':>6} {'fresh':>6} {'pop':>6}  title"
             )
-            for movie in MovieFeed.get_feed(user, excluded_queryset=liked, limit=10):
+            feed = MovieFeed.get_feed(user, excluded_queryset=liked, limit=10)
+            for movie in feed.prefetch_related("genres"):
+                genres = ", ".join(genre.name for genre in movie.genres.all())
                 self.stdout.write(
                     f"   {movie.score:6.3f} {movie.similarity:6.3f} {movie.collaborative:6.3f} "
-                    f"{movie.freshness:6.3f} {movie.popularity:6.3f}  "
-                    f"{movie.title} [{movie.genres}]"
+                    f"{movie.freshness:6.3f} {movie.popularity:6.3f}  {movie.title} [{genres}]"
                 )
         connection.close()
