@@ -18,7 +18,7 @@ def _feeds(prefix: str, post: Any, reaction: Any) -> tuple[type, type]:
             "content_django_model": post,
             "interaction_django_model": post.likes.through,
             "mode": "m2m",
-            "text_fields": ("title", "body"),
+            "text_fields": ("title", "body", "tags__name"),
             "freshness_field": "published_at",
             "__module__": __name__,
         },

@@ -55,9 +55,18 @@ class TextUser(KeyUser):
     handle = models.CharField(max_length=64, primary_key=True, default=uuid.uuid4)
 
 
+class KeyTag(models.Model):
+    """A tag the posts' text reads through the lookup ``tags__name``. Its key is a UUID
+    whatever the post's, so each link table pairs two key types."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=50)
+
+
 class Post(NeuralRecommendMixin, models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
+    tags = models.ManyToManyField(KeyTag, related_name="%(class)s_set", blank=True)
     published_at = models.DateTimeField(default=timezone.now, db_index=True)
     likes = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="liked_%(class)s", blank=True

@@ -40,6 +40,7 @@ from dnf_django.models import FeedItemStat, UserFeedProfile
 from tests.conftest import LOGS, WAIT_TIMEOUT_S, wait_until
 from tests.encoders import ShiftedEncoder
 from tests.keys.feeds import FEEDS
+from tests.keys.models import KeyTag
 from workers.config import WorkerConfig
 from workers.database import connect
 from workers.spawn import spawn_worker, stop_worker
@@ -88,6 +89,8 @@ def _write(n0: int, users: list[Any], when: Any) -> None:
             )
             for n in range(n0, n0 + 6)
         ]
+        for n, post in enumerate(posts, n0):  # text from a related row, on every key type
+            post.tags.add(KeyTag.objects.get_or_create(name=f"tag {TOPICS[n % 3]}")[0])
         for u, user in enumerate(users):
             mine = [p for n, p in enumerate(posts, n0) if n % 3 == u]
             getattr(user, f"liked_{post_model._meta.model_name}").add(*mine)
@@ -135,7 +138,9 @@ def site(django_db_setup: None, django_db_blocker: Any, redis_url: str) -> Itera
 
 
 def _edit_and_delete() -> None:
-    """Live writes on rows that predate the feeds: an edit, an unlike and a delete."""
+    """Live writes on rows that predate the feeds: an edit, an unlike and a delete; and
+    a renamed tag, which re-embeds the posts of every key type that carry it."""
+    KeyTag.objects.filter(name=f"tag {TOPICS[0]}").update(name="renamed tag")
     for feed_id in FEED_IDS:
         if not feed_id.endswith("_likes"):
             continue
@@ -147,7 +152,8 @@ def _edit_and_delete() -> None:
 
 
 def _text(post: Any) -> str:
-    return " ".join(part for part in (post.title, post.body) if part is not None)
+    tags = ", ".join(sorted(tag.name for tag in post.tags.all())) or None
+    return " ".join(part for part in (post.title, post.body, tags) if part is not None)
 
 
 def _vectors(feed: Any) -> dict[str, np.ndarray]:
