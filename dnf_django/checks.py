@@ -109,14 +109,16 @@ def check_feeds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             names = ", ".join(f.__name__ for f in feeds)
             messages.append(Error(f"feeds {names} share feed_id {feed_id!r}", id="dnf_django.E002"))
     for (table, column), sharing in by_column.items():
-        kinds = {(s.text_columns, s.embedding_identity) for _, s in sharing}
+        # The rendered text, so lookups joined or bounded differently disagree too.
+        kinds = {(s.text_expression("c"), s.embedding_identity) for _, s in sharing}
         if len(kinds) > 1:
             names = ", ".join(f.__name__ for f, _ in sharing)
             messages.append(
                 Error(
                     f"feeds {names} embed into {table}.{column} but disagree on text_fields "
-                    "or model; they would overwrite each other's vectors",
-                    hint="give them the same text_fields and model",
+                    "(or the text_* attributes that join them) or model; they would "
+                    "overwrite each other's vectors",
+                    hint="give them the same text_fields, text_* attributes and model",
                     id="dnf_django.E003",
                 )
             )

@@ -145,6 +145,11 @@ def test_duplicate_ids_and_disagreeing_shared_embeddings(monkeypatch: pytest.Mon
     monkeypatch.setattr(SavedArticleFeed, "feed_id", "saved_articles")
     monkeypatch.setattr(SavedArticleFeed, "text_fields", ("headline",))
     assert "dnf_django.E003" in ids(check_feeds())
+    # The same fields joined another way are another text.
+    monkeypatch.setattr(SavedArticleFeed, "text_fields", ("headline", "body"))
+    assert "dnf_django.E003" not in ids(check_feeds())
+    monkeypatch.setattr(SavedArticleFeed, "text_template", "{headline}: {body}")
+    assert "dnf_django.E003" in ids(check_feeds())
 
 
 def test_checks_run_through_django(db: None) -> None:
