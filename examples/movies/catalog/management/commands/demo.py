@@ -20,6 +20,7 @@ from dnf_django.management.commands._worker_runs import run_worker_until_idle
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 SHOWN_USERS = (41, 73, 24)
+SIMILAR_TO = 1  # MovieLens id of Toy Story (1995): "more like this" for it
 TIMEOUT_S = 1800
 
 
@@ -79,6 +80,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"pipeline idle after {time.monotonic() - started:.1f}s\n")
         self.show_feeds()
+        self.show_similar()
 
     def load(self) -> None:
         if Movie.objects.exists():
@@ -126,4 +128,17 @@ class Command(BaseCommand):
                     f"   {movie.score:6.3f} {movie.similarity:6.3f} {movie.collaborative:6.3f} "
                     f"{movie.freshness:6.3f} {movie.popularity:6.3f}  {movie.title} [{genres}]"
                 )
+        connection.close()
+
+    def show_similar(self) -> None:
+        """More like this: the movies most like one movie, by text and by co-likes."""
+        movie = Movie.objects.get(movielens_id=SIMILAR_TO)
+        self.stdout.write(f"\n== more like this: {movie.title}")
+        columns = ("score", "sim", "colike", "fresh", "pop")
+        self.stdout.write("   " + " ".join(f"{c:>6}" for c in columns) + "  title")
+        for other in MovieFeed.similar(movie, limit=10):
+            self.stdout.write(
+                f"   {other.score:6.3f} {other.similarity:6.3f} {other.collaborative:6.3f} "
+                f"{other.freshness:6.3f} {other.popularity:6.3f}  {other.title}"
+            )
         connection.close()
