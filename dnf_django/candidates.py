@@ -48,6 +48,9 @@ class CandidatePools:
     freshness_with_profile: int = 100
     popularity_with_profile: int = 100
     covering: int = 0
+    # The best freshness + popularity pool (GiST) when there is a profile, which
+    # otherwise skips it: 0, or its size then (Feed.similar's item vectors).
+    cold_with_profile: int = 0
 
 
 def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -144,7 +147,14 @@ def candidate_ids_sql(
         )
     if rank.freshness or rank.popularity:
         parts.append(
-            _cold_candidates(spec, keys, without, rank, max(pools.freshness, pools.popularity))
+            _cold_candidates(
+                spec,
+                keys,
+                without,
+                rank,
+                max(pools.freshness, pools.popularity),
+                pools.cold_with_profile,
+            )
         )
     if not parts:
         # Nothing ranks: fall back to the caller's own order, bounded.
@@ -264,11 +274,13 @@ def _cold_candidates(
     without: _Exclusion,
     rank: RankQuery,
     limit: int,
+    with_profile: int,
 ) -> tuple[str, tuple[Any, ...]]:
     """The best freshness and popularity score, for a user without a profile: exact,
     from the feed's GiST index (the freshest and the most popular pools alone miss
     items that are only fairly fresh and fairly popular). Skipped when the user has
-    a profile: then the rank search ranks by all signals at once."""
+    a profile (then the rank search ranks by all signals at once) unless
+    ``with_profile`` gives its size then."""
     sql = render_sql(
         "feed/cold_candidates",
         items=keys[0],
@@ -279,6 +291,8 @@ def _cold_candidates(
     params = (*keys[1], rank.freshness, rank.popularity, rank.now, limit)
     if rank.profile is None:
         return sql, params
+    if with_profile:
+        return _sized_pool(rank, lambda size: (sql, (*params[:-1], size)), limit, with_profile)
     profile, profile_params = rank.profile
     return (
         render_sql("feed/pool_without_profile", pool=sql, profile=profile),

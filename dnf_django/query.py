@@ -54,6 +54,8 @@ class Profile:
 
     embedding: tuple[str, tuple[Any, ...]]
     collaborative: tuple[str, tuple[Any, ...]] | None
+    # One item's vectors (Feed.similar) rather than a user's mean: see _pools.
+    single_item: bool = False
 
     def expression(self, part: str) -> RawSQL:
         sql, params = getattr(self, part)
@@ -189,7 +191,7 @@ def rank_feed(
     now = clock(now)
     _, freshest_first = _freshness(feed, now)
     rank = _rank_query(feed, profile, now)
-    pools = _pools(feed, rank, limit)
+    pools = _pools(feed, rank, limit, single_item=profile is not None and profile.single_item)
     ids_sql, params = candidate_ids_sql(
         spec, items, rank=rank, freshness_order=freshest_first, pools=pools, excluded=excluded
     )
@@ -395,7 +397,7 @@ def _rank_query(feed: Any, profile: Profile | None, now: datetime) -> RankQuery:
     )
 
 
-def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
+def _pools(feed: Any, rank: RankQuery, limit: int, *, single_item: bool = False) -> CandidatePools:
     """Pool sizes from the settings, each grown to ``limit`` when that is larger (a
     pool turned off with 0 stays off). For a user with a profile the rank vectors
     carry built-in freshness and popularity, so those signals' own pools then only
@@ -405,7 +407,14 @@ def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
     brings that many of the items that pass the filters whatever the other pools
     find, so a page holds ``limit`` items whenever that many exist. At the default
     sizes and ``limit`` <= 100 every pool keeps its size: the common request is the
-    same query as before."""
+    same query as before.
+
+    ``single_item``: ranking against one item's vectors (``Feed.similar``), whose text
+    similarities to other items are lower and flatter than a user's mean profile's,
+    so freshness and popularity weigh more in its top, and the rank search, led by
+    the text, can miss a top they dominate (recall@10 0.1 for such an item in the
+    feed bench). The exact freshness + popularity pool then runs with a profile too.
+    """
 
     def grown(size: int) -> int:
         return max(size, limit) if size else 0
@@ -424,6 +433,7 @@ def _pools(feed: Any, rank: RankQuery, limit: int) -> CandidatePools:
         freshness_with_profile=min(freshness, limit) if guarded_freshness else freshness,
         popularity_with_profile=min(popularity, limit) if guarded_popularity else popularity,
         covering=limit,
+        cold_with_profile=max(freshness, popularity) if single_item else 0,
     )
 
 

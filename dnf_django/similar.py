@@ -82,7 +82,7 @@ def item_profile(spec: FeedSpec, value: Any) -> Profile:
     if spec.collaborative_dimension:
         factor = render_sql("feed/similar_factor", key_type=spec.content_key_type)
         collaborative = (factor, (spec.feed_id, value))
-    return Profile(embedding=(embedding, (value,)), collaborative=collaborative)
+    return Profile(embedding=(embedding, (value,)), collaborative=collaborative, single_item=True)
 
 
 def _fragments(spec: FeedSpec) -> dict[str, str]:

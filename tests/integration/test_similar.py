@@ -346,3 +346,45 @@ def test_async_views_get_a_list(django_db_setup: None) -> None:
     found = async_to_sync(MovieFeed.asimilar)(movies[0].pk, limit=4)
     assert [m.pk for m in found] == [m.pk for m in MovieFeed.similar(movies[0], limit=4)]
     assert len(found) == 4
+
+
+def test_the_exact_freshness_and_popularity_pool_runs_for_an_item(db: None, settings: Any) -> None:
+    # Text tells no item apart (one embedding for all) and only the freshest and the
+    # most popular item come through their own pools: the best of freshness and
+    # popularity together comes only through the exact pool, which a user's feed
+    # skips once there is a profile but similar() keeps (its item's similarities are
+    # flatter than a user's, so those signals weigh more in its top).
+    settings.DJANGO_NEURAL_FEED = {
+        **settings.DJANGO_NEURAL_FEED,
+        "WEIGHT_SIMILARITY": 0.1,
+        "WEIGHT_COLLABORATIVE": 0.0,
+        "WEIGHT_FRESHNESS": 0.5,
+        "WEIGHT_POPULARITY": 0.5,
+        "CANDIDATES_SIMILARITY": 0,
+        "CANDIDATES_COLLABORATIVE": 0,
+        "CANDIDATES_FRESHNESS": 1,
+        "CANDIDATES_POPULARITY": 1,
+    }
+    now = timezone.now()
+    half_life = timedelta(hours=float(feed_setting("FRESHNESS_HALF_LIFE_HOURS")))
+    same = _unit(np.random.default_rng(1), DIMENSION)
+    ages_and_counts = {
+        "source": (40, 0),
+        "freshest": (0, 0),
+        "popular": (40, 100),
+        "both": (0.3, 60),
+    }
+    movies = {}
+    for name, (half_lives, count) in ages_and_counts.items():
+        movies[name] = Movie.objects.create(
+            title=name, published_at=now - half_life * half_lives, embedding=same
+        )
+        if count:
+            FeedItemStat.objects.create(
+                feed_id="movies", item_key=str(movies[name].pk), interactions=count, updated_at=now
+            )
+    write_ranks(connection.connection, MovieFeed.get_spec(), [str(m.pk) for m in movies.values()])
+    scores = reference(Movie.objects.exclude(pk=movies["source"].pk), movies["source"], now)
+    assert max(scores, key=scores.__getitem__) == movies["both"].pk
+    found = list(MovieFeed.similar(movies["source"], limit=1, now=now))
+    assert [m.pk for m in found] == [movies["both"].pk]
