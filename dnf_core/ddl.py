@@ -56,7 +56,7 @@ class DdlVersions:
         return cls(**(data or {}))
 
 
-CURRENT = DdlVersions(triggers=3, index=3, rank=1, factor=2, cold=1, related=1)
+CURRENT = DdlVersions(triggers=3, index=3, rank=1, factor=2, cold=1, related=2)
 
 
 def current_versions(spec: FeedSpec) -> DdlVersions:
@@ -175,9 +175,13 @@ def _create_related(spec: FeedSpec, versions: DdlVersions) -> list[str]:
                 for place in places
             )
 
+        template = f"triggers/related_v{versions.related}"
+        # v2 also reads the content table (whether any item is left to walk again).
+        content = {"content": quote_identifier(spec.content_table)}
         statements.append(
             render_sql(
-                f"triggers/related_v{versions.related}",
+                template,
+                **{k: v for k, v in content.items() if k in placeholders(template)},
                 function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
                 **_triggers(spec, "related"),
                 table=quote_identifier(table),

@@ -217,7 +217,7 @@ def test_a_user_can_be_given_by_id(staff: Client, movies: list[Movie]) -> None:
         (
             {"feed": "films", "user": "reader"},
             "feed",
-            "Unknown feed “films”. The feeds are: movies, reactions, saved_articles.",
+            "Unknown feed “films”. The feeds are: movies, posts, reactions, saved_articles.",
         ),
         ({"feed": "movies", "limit": "0"}, "limit", "greater than or equal to 1"),
         ({"feed": "movies", "limit": "many"}, "limit", "Enter a whole number."),

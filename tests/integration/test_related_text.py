@@ -207,7 +207,14 @@ def test_truncate_hands_the_items_to_the_backfill(world: dict[str, Any]) -> None
         cur.execute("TRUNCATE feedapp_post_tags")
         cur.execute("SELECT phase, finished_at IS NULL FROM dnf_backfill WHERE feed_id = 'posts'")
         assert cur.fetchall() == [("items", True)]
-    assert drain() == Counter()
+        assert drain() == Counter()
+        # Emptied together with the content table (as Django's flush does): no item is
+        # left to walk, and the content's own trigger says what went.
+        cur.execute("DELETE FROM dnf_backfill WHERE feed_id = 'posts'")
+        cur.execute("TRUNCATE feedapp_post CASCADE")
+        cur.execute("SELECT count(*) FROM dnf_backfill WHERE feed_id = 'posts'")
+        assert cur.fetchone() == (0,)
+    assert sorted(kind for kind, _ in outbox_rows()) == ["truncate_interactions", "truncate_items"]
 
 
 def test_paused_capture_writes_nothing_and_hands_back(world: dict[str, Any]) -> None:

@@ -102,7 +102,7 @@ def test_templates_and_separators_never_hold_a_bare_percent(related: FeedSpec) -
 def test_install_captures_every_table_the_text_reads(related: FeedSpec) -> None:
     sql = install_sql(related)
     for table in ("blog_tag", "blog_article_tags", "auth_user", "blog_profile"):
-        function = function_name("articles", table, 1)
+        function = function_name("articles", table, CURRENT.related)
         assert f'CREATE FUNCTION "{function}"()' in sql
         assert f'CREATE TRIGGER "dnf_articles_related_update" AFTER UPDATE ON "{table}"' in sql
     # Only the columns the text reads are compared on update.
@@ -115,7 +115,10 @@ def test_install_captures_every_table_the_text_reads(related: FeedSpec) -> None:
     # Dropping the lookups drops their triggers; adding them back creates them.
     plain = dataclasses.replace(related, text_columns=("title",), text_lookups=())
     down = change_sql(related, CURRENT, plain)
-    assert f'DROP FUNCTION IF EXISTS "{function_name("articles", "blog_tag", 1)}"()' in down
+    assert (
+        f'DROP FUNCTION IF EXISTS "{function_name("articles", "blog_tag", CURRENT.related)}"()'
+        in down
+    )
     assert "related_insert" not in down.split("DROP FUNCTION")[-1]
     assert "dnf_articles_related_insert" in change_sql(plain, current_versions(plain), related)
 
