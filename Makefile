@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SERVICES := $(PY) -m dnf_core.services
 export PYTHONPATH := $(CURDIR):$(CURDIR)/examples/movies
+# ONNX exports of the model (ENCODER_BACKEND onnx, onnx-int8) are made once, here.
+export DNF_MODEL_CACHE ?= $(CURDIR)/.dnf/models
 BENCH ?=
 # The key-type matrix runs once per user model key type (tests/keys/settings.py).
 USER_KEY_TYPES := integer bigint uuid text

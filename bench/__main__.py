@@ -16,7 +16,17 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # Benchmarks in the order `make bench` runs them.
-BENCHMARKS = ("triggers", "ingest", "feed", "backfill", "relay", "latency", "status", "quality")
+BENCHMARKS = (
+    "triggers",
+    "ingest",
+    "feed",
+    "backfill",
+    "relay",
+    "latency",
+    "status",
+    "quality",
+    "accuracy",
+)
 # Run only when named: offline studies rather than speed measurements.
 ON_DEMAND = ("quality_study",)
 

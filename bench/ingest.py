@@ -1,9 +1,10 @@
 """Ingest throughput: the whole pipeline against the bare encoder, and against upstream.
 
 Three measurements on the same N real MovieLens texts (title, genres and tags, built
-as ``manage.py demo`` builds them), in one run:
+as ``manage.py demo`` builds them), in one run, the first two for every encoder
+backend (ENCODER_BACKEND: torch, onnx, onnx-int8), each on a fresh scratch database:
 
-- encoder: ``SentenceTransformerEncoder.encode_batch`` in this process, model loaded
+- encoder: the backend's ``encode_batch`` in this process, model loaded
   and warmed up, timed before and after the pipeline, in calls of the worker's
   ``BatchLimits.encode_batch`` texts: the ceiling, what the pipeline would reach if
   moving the work around cost nothing. Also in one call of all N texts, the encoder's
@@ -13,7 +14,8 @@ as ``manage.py demo`` builds them), in one run:
   a real worker process (``spawn_worker``, default threads) on it and on a Redis
   database of its own; once the worker has embedded a warm-up batch (model loaded),
   ONE ``Movie.objects.bulk_create`` of the N movies, timed until every one of them
-  has its ``embedding_hash``. The worker's memory and everyone's CPU are measured.
+  has its ``embedding_hash``. The worker's memory and everyone's CPU are measured,
+  and CPU per item split between the worker, Postgres and the rest.
 - upstream: django-neural-feed 1.1.0 in its own virtualenv (``bench/upstream``),
   the same texts saved one ``Post.objects.create`` at a time with its default
   thread-per-save embedding, on the same model (``upstream/ingest.py``).
@@ -35,9 +37,11 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import psutil
 
-from bench.meters import RssSampler, cpu_meter, named, this_process, tree
+from bench.backends import BACKENDS, encoder_class, per_item_ms, postgres_of, use_backend
+from bench.meters import RssSampler, cpu_meter, this_process, tree
 from bench.scratch import ROOT, scratch_database, server_url, setup_example_project
 from bench.upstream import harness
+from dnf_core.encoders.backends import DEFAULT_BACKEND
 from dnf_core.events import BatchLimits
 
 OURS_DB = "dnf_bench_ingest"
@@ -66,50 +70,99 @@ def run() -> dict[str, Any]:
     plan = QUICK_PLAN if os.environ.get("DNF_BENCH_QUICK") == "1" else Plan()
     server = server_url()
     started = time.perf_counter()
-    with scratch_database(server, OURS_DB) as url:
-        setup_example_project(OURS_DB)
-        movies, warmup = _read_movies(plan.n, plan.warmup_n)
-        texts = [_text(m) for m in movies]
-        _time_encoder([_text(m) for m in warmup], len(warmup))  # loads the model
-        batch = BatchLimits().encode_batch
-        encoder = [_time_encoder(texts, batch), _time_encoder(texts, len(texts))]
-        pipeline = _measure_pipeline(plan, url, movies, warmup)
-        encoder += [_time_encoder(texts, batch), _time_encoder(texts, len(texts))]
-        pipeline["embeddings_vs_encoder_max_abs_diff"] = _max_difference(movies, encoder[-1])
-        _close_django()
+    backends: dict[str, dict[str, Any]] = {}
+    for backend in _backends():
+        print(f"-- ingest on {backend}", file=sys.stderr, flush=True)
+        with scratch_database(server, OURS_DB) as url:
+            setup_example_project(OURS_DB)
+            use_backend(url, backend)
+            movies, warmup = _read_movies(plan.n, plan.warmup_n)
+            texts = [_text(m) for m in movies]
+            _time_encoder(backend, [_text(m) for m in warmup], len(warmup))  # loads it
+            batch = BatchLimits().encode_batch
+            encoder = [
+                _time_encoder(backend, texts, batch),
+                _time_encoder(backend, texts, len(texts)),
+            ]
+            pipeline = _measure_pipeline(plan, url, movies, warmup)
+            encoder += [
+                _time_encoder(backend, texts, batch),
+                _time_encoder(backend, texts, len(texts)),
+            ]
+            pipeline["embeddings_vs_encoder_max_abs_diff"] = _max_difference(movies, encoder[-1])
+            _close_django()
+        backends[backend] = _backend_summary(plan, encoder, pipeline)
     with scratch_database(server, UPSTREAM_DB) as url:
         upstream = harness.measure(url, _upstream_config(movies, warmup), script="ingest.py")
-    return _summary(plan, encoder, pipeline, upstream, started)
+    return _summary(plan, backends, upstream, started)
 
 
-def _summary(
-    plan: Plan,
-    encoder: Sequence[EncoderRun],
-    pipeline: dict[str, Any],
-    upstream: dict[str, Any],
-    started: float,
+def _backends() -> tuple[str, ...]:
+    """Every backend, or those named in ``$DNF_BENCH_BACKENDS`` (comma-separated)."""
+    named = os.environ.get("DNF_BENCH_BACKENDS")
+    chosen = tuple(b.strip() for b in named.split(",")) if named else BACKENDS
+    unknown = set(chosen) - set(BACKENDS)
+    if unknown:
+        raise SystemExit(f"unknown backend(s) {sorted(unknown)}; known: {BACKENDS}")
+    return chosen
+
+
+def _backend_summary(
+    plan: Plan, encoder: Sequence[EncoderRun], pipeline: dict[str, Any]
 ) -> dict[str, Any]:
     batch = BatchLimits().encode_batch
     encoder_rate = max(run.items_per_s for run in encoder if run.batch == batch)
     one_call_rate = max(run.items_per_s for run in encoder if run.batch == plan.n)
     pipeline_rate = pipeline["items_per_s"]
     return {
-        "n": plan.n,
         "encoder_items_per_s": encoder_rate,
         "pipeline_items_per_s": pipeline_rate,
         "ratio_to_encoder": pipeline_rate / encoder_rate,
         "encoder_one_call_items_per_s": one_call_rate,
         "ratio_to_encoder_one_call": pipeline_rate / one_call_rate,
-        "upstream_items_per_s": upstream["items_per_s"],
-        "ratio_to_upstream": pipeline_rate / upstream["items_per_s"],
-        "upstream_n": upstream["n"],
         "worker_peak_rss_mb": pipeline["worker_peak_rss_mb"],
+        "cpu_ms_per_item": per_item_ms(pipeline["cpu"], plan.n),
         "encoder": {
             "runs": [run.report() for run in encoder],
-            "batch": BatchLimits().encode_batch,
+            "batch": batch,
             "threads": _encoder_threads(),
         },
         "pipeline": pipeline,
+    }
+
+
+def _summary(
+    plan: Plan,
+    backends: dict[str, dict[str, Any]],
+    upstream: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    def each(key: str) -> dict[str, Any]:
+        return {backend: figures[key] for backend, figures in backends.items()}
+
+    def speedup(key: str, backend: str) -> float | None:
+        if backend not in backends or "torch" not in backends:
+            return None
+        return float(backends[backend][key] / backends["torch"][key])
+
+    # The default backend's figures, under the keys earlier runs reported them with.
+    default = backends.get(DEFAULT_BACKEND) or next(iter(backends.values()))
+    return {
+        "n": plan.n,
+        "default_backend": DEFAULT_BACKEND,
+        "encoder_items_per_s": each("encoder_items_per_s"),
+        "pipeline_items_per_s": each("pipeline_items_per_s"),
+        "onnx_int8_speedup": speedup("encoder_items_per_s", "onnx-int8"),
+        "onnx_int8_pipeline_speedup": speedup("pipeline_items_per_s", "onnx-int8"),
+        "onnx_speedup": speedup("encoder_items_per_s", "onnx"),
+        "onnx_pipeline_speedup": speedup("pipeline_items_per_s", "onnx"),
+        "ratio_to_encoder": each("ratio_to_encoder"),
+        "worker_peak_rss_mb": each("worker_peak_rss_mb"),
+        "cpu_ms_per_item": each("cpu_ms_per_item"),
+        "upstream_items_per_s": upstream["items_per_s"],
+        "ratio_to_upstream": default["pipeline_items_per_s"] / upstream["items_per_s"],
+        "upstream_n": upstream["n"],
+        "backends": backends,
         "upstream": upstream,
         "plan": asdict(plan),
         "notes": NOTES,
@@ -156,6 +209,19 @@ NOTES = {
     "worker_peak_rss_mb": (
         "peak RSS of the worker process and its children, sampled every 0.05 s from its "
         "start until it is asked to stop (model included)."
+    ),
+    "backends": (
+        "each ENCODER_BACKEND on a fresh scratch database and a fresh worker: the feed's "
+        "registry row declares the backend and nothing is embedded before, so the worker "
+        "embeds with it (bench/backends.py). onnx_int8_speedup: onnx-int8's "
+        "encoder_items_per_s over torch's; onnx_int8_pipeline_speedup: the same for "
+        "pipeline_items_per_s, in this one run. ratio_to_upstream: the default backend's."
+    ),
+    "cpu_ms_per_item": (
+        "pipeline.cpu per timed item, in ms: worker (relay, actors, encoder), postgres "
+        "(this server's processes only: triggers, outbox, reads, the stale-guarded UPDATE "
+        "and its HNSW upkeep, rank vectors, profiles), bench (the insert and polling), "
+        "other (anything else on the machine)."
     ),
 }
 
@@ -214,11 +280,10 @@ class EncoderRun:
         }
 
 
-def _time_encoder(texts: list[str], batch: int) -> EncoderRun:
-    """encode_batch over ``texts``, ``batch`` per call."""
-    from dnf_core.encoders import SentenceTransformerEncoder as Encoder
-
-    with cpu_meter({"bench": this_process(), "postgres": named("postgres")}) as cpu:
+def _time_encoder(backend: str, texts: list[str], batch: int) -> EncoderRun:
+    """``backend``'s encode_batch over ``texts``, ``batch`` per call."""
+    Encoder = encoder_class(backend)
+    with cpu_meter({"bench": this_process()}) as cpu:
         start = time.perf_counter()
         chunks = [
             Encoder.encode_batch(texts[i : i + batch], MODEL_NAME)
@@ -255,7 +320,7 @@ def _measure_pipeline(
             ready_s = time.perf_counter() - spawned
             parties = {
                 "worker": tree(psutil.Process(worker.pid)),
-                "postgres": named("postgres"),
+                "postgres": postgres_of(database_url),
                 "bench": this_process(),
             }
             with cpu_meter(parties) as cpu:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
+from dnf_core.encoders.backends import DEFAULT_BACKEND, check_backend, identity_of
 from dnf_core.errors import ConfigurationError
 from dnf_core.identifiers import (
     quote_identifier,
@@ -102,6 +103,14 @@ class FeedSpec:
     interaction_value_column: str | None = None
     # How strongly a dislike pushes the profile away, relative to a like.
     dislike_weight: float = 0.5
+    # How the encoder runs its model: "torch", "onnx" or "onnx-int8" (ENCODER_BACKEND;
+    # only the sentence-transformers encoder has backends). The default is the default
+    # ENCODER_BACKEND, so a registry row written before backends existed reads as
+    # declaring it, as the unchanged settings it was compiled from now do. What a
+    # feed's vectors were made with is recorded apart (dnf_embedding_model), and the
+    # workers keep embedding with that until dnf_reembed moves the feed
+    # (dnf_core.encoders.backends.embedding_target).
+    encoder_backend: str = DEFAULT_BACKEND
     # Entries of text_columns read through relations ("tags__name"), by that name.
     text_lookups: tuple[TextLookup, ...] = ()
     # How the values of one lookup are joined, ordered ("value" or "added") and bounded.
@@ -113,6 +122,7 @@ class FeedSpec:
 
     def __post_init__(self) -> None:
         validate_feed_id(self.feed_id)
+        check_backend(self.encoder_backend, f"feed {self.feed_id!r}: encoder_backend")
         for name in (
             "content_table",
             "content_key",
@@ -233,8 +243,12 @@ class FeedSpec:
 
     @property
     def embedding_identity(self) -> str:
-        """What made a vector besides the text; hashed with it so a new model re-embeds."""
-        return f"{self.encoder}:{self.model_name}:{self.dimension}"
+        """What made a vector besides the text; hashed with it so a new model re-embeds.
+
+        ``encoder:model:dimension``, the encoder marked with its backend unless that is
+        torch (``...SentenceTransformerEncoder[onnx-int8]:all-MiniLM-L6-v2:384``).
+        """
+        return identity_of(self.encoder, self.encoder_backend, self.model_name, self.dimension)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, stamped with the spec format version."""

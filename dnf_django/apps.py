@@ -12,4 +12,4 @@ class DnfDjangoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dnf_django import checks  # noqa: F401  (registers the system checks)
+        from dnf_django import checks, encoder_checks  # noqa: F401  (register the system checks)

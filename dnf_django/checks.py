@@ -18,6 +18,7 @@ from django.db.migrations.state import ProjectState
 from django.db.models import F
 from django.db.models.expressions import OrderBy
 
+from dnf_core.encoders.backends import backend_of, same_model
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
@@ -310,6 +311,23 @@ def _installed(alias: str, compiled: list[tuple[Any, FeedSpec]]) -> list[CheckMe
     return _drift(alias, compiled, pending)
 
 
+def _other_backend(alias: str, spec: FeedSpec, made_by: str) -> CheckMessage:
+    """A feed embedded with another backend of its model: it stays on that backend."""
+    recorded, declared = backend_of(made_by), spec.encoder_backend
+    return Warning(
+        f"database {alias!r}: feed {spec.feed_id!r} was embedded with the {recorded} backend "
+        f"and ENCODER_BACKEND is {declared!r}: the workers keep embedding it with {recorded} "
+        "(same model; nothing is re-embedded unless you ask)",
+        hint=(
+            f"to move it to {declared}: python manage.py dnf_reembed --feed {spec.feed_id} "
+            f"(every item re-embedded in place, the feed serving meanwhile); to stay on "
+            f"{recorded}, set ENCODER_BACKEND = {recorded!r}, then {FIX_MIGRATIONS[5:]}"
+            + ("; torch needs neural-feed[worker-torch]" if recorded == "torch" else "")
+        ),
+        id="dnf_django.W010",
+    )
+
+
 def _drift(
     alias: str, compiled: list[tuple[Any, FeedSpec]], pending: set[str]
 ) -> list[CheckMessage]:
@@ -325,6 +343,11 @@ def _drift(
     for feed, spec in compiled:
         current = installed.get(spec.feed_id)
         made_by = serving.get(spec.feed_id)
+        if made_by is not None and same_model(made_by, spec.embedding_identity):
+            # Another backend of the same model: no re-embedding is due (W010, not W007).
+            if made_by != spec.embedding_identity:
+                messages.append(_other_backend(alias, spec, made_by))
+            made_by = None
         if made_by is not None and made_by != spec.embedding_identity:
             migrated = current is not None and current.embedding_identity == spec.embedding_identity
             messages.append(

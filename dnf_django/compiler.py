@@ -10,6 +10,7 @@ from django.db import connection, models
 from django.db.models.constants import LOOKUP_SEP
 
 from dnf_core.encoders import BaseVectorEncoder, encoder_path, load_encoder
+from dnf_core.encoders.backends import DEFAULT_BACKEND, check_backend, has_backends
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import FeedSpec, check_number
 from dnf_core.text_lookups import MAX_HOPS, TextHop, TextLookup
@@ -318,7 +319,8 @@ def compile_spec(feed: Any) -> FeedSpec:
         interaction_order_column=_column(order),
         interaction_key_column=_column(interactions._meta.pk),
         user_key_type=_key_type(user_model._meta.pk),
-        encoder=_encoder(feed.get_setting("encoder_class"), name),
+        encoder=(encoder := _encoder(feed.get_setting("encoder_class"), name)),
+        encoder_backend=_backend(feed.get_setting("encoder_backend"), encoder, name),
         model_name=feed.get_setting("embedding_model_name"),
         dimension=dimension,
         window=feed.get_setting("user_likes_limit"),
@@ -366,6 +368,13 @@ def _encoder(value: Any, feed: str) -> str:
     except ConfigurationError as exc:
         raise ConfigurationError(f"feed {feed}: encoder_class: {exc}") from None
     return path
+
+
+def _backend(value: Any, encoder: str, feed: str) -> str:
+    """The feed's ENCODER_BACKEND. An encoder without backends gets the default, which
+    leaves its spec, fingerprint and embedding identity as they were."""
+    backend = check_backend(value, f"feed {feed}: encoder_backend")
+    return backend if has_backends(encoder) else DEFAULT_BACKEND
 
 
 def _user_model() -> type[models.Model]:

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from dnf_core.broker_layout import REDIS_URL_SCHEMES, is_redis_url
 from dnf_core.encoders import DEFAULT_ENCODER, DEFAULT_MODEL_NAME, encoder_path, load_encoder
+from dnf_core.encoders.backends import BACKENDS, DEFAULT_BACKEND
 from dnf_core.errors import ConfigurationError
 from dnf_core.spec import NUMBER_RULES
 
@@ -16,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_NAME": DEFAULT_MODEL_NAME,
     "VECTOR_DIMENSION": 384,
     "ENCODER_CLASS": DEFAULT_ENCODER,
+    # How the default encoder runs its model: "torch", "onnx" (fp32) or "onnx-int8".
+    # The default is the fastest within the accuracy bounds (docs/settings.md).
+    "ENCODER_BACKEND": DEFAULT_BACKEND,
     # Weights chosen by dnf_evaluate on MovieLens (docs/evaluation.md): with the
     # collaborative signal carrying most of the score, NDCG@10 0.097 and HR@10 0.43,
     # against 0.072 / 0.37 for upstream's 0.6 / 0.2 / 0.2 and 0.067 / 0.29 for
@@ -107,6 +111,10 @@ RULES: dict[str, tuple[Any, str]] = {
     "ENCODER_CLASS": (
         _encoder_class,
         "the dotted path of an importable BaseVectorEncoder subclass",
+    ),
+    "ENCODER_BACKEND": (
+        lambda v: v in BACKENDS,
+        "one of " + ", ".join(repr(b) for b in BACKENDS),
     ),
     "COLLABORATIVE_DIMENSION": (
         lambda v: _non_negative_int(v) and v <= 1024,

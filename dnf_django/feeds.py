@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _SETTING_DEFAULTS = {
     "embedding_model_name": "MODEL_NAME",
     "encoder_class": "ENCODER_CLASS",
+    "encoder_backend": "ENCODER_BACKEND",
     "user_likes_limit": "USER_LIKES_LIMIT",
     "weight_similarity": "WEIGHT_SIMILARITY",
     "weight_freshness": "WEIGHT_FRESHNESS",
@@ -68,6 +69,8 @@ class BaseNeuralFeed:
     freshness_field: ClassVar[str | None] = None
     embedding_model_name: ClassVar[str | None] = None
     encoder_class: ClassVar[str | None] = None
+    # "torch", "onnx" or "onnx-int8": how the default encoder runs (ENCODER_BACKEND).
+    encoder_backend: ClassVar[str | None] = None
     user_likes_limit: ClassVar[int | None] = None
     weight_similarity: ClassVar[float | None] = None
     weight_freshness: ClassVar[float | None] = None

@@ -25,6 +25,7 @@ from dnf_core.broker_layout import (
     write_delays,
     write_refusals,
 )
+from dnf_core.encoders.backends import embedding_target
 from dnf_core.errors import BrokerError, InvalidArgument
 from dnf_core.events import TaskKind
 from dnf_core.queries import feed_query
@@ -337,8 +338,12 @@ def _waiting_problems(
             spec = specs[feed.feed_id]
             checks: list[tuple[str, str, TaskKind, str]] = []
             # A feed a re-embedding moves to another model leaves new items without a
-            # column vector until the swap, by design (see dnf_reembed).
-            if serving.get(feed.feed_id, spec.embedding_identity) == spec.embedding_identity:
+            # column vector until the swap, by design (see dnf_reembed). One that serves
+            # its model on another backend is embedded with that backend.
+            target, to_column = embedding_target(
+                spec, serving.get(feed.feed_id, spec.embedding_identity)
+            )
+            if to_column:
                 checks.append(("items", "feed_waiting_items", TaskKind.EMBED, _LOST_ITEMS))
             # With dislikes, likes and dislikes may cancel out: no profile, by design.
             if spec.interaction_value_column is None:
@@ -347,7 +352,7 @@ def _waiting_problems(
                 params = {
                     "feed_id": feed.feed_id,
                     "task": task.value,
-                    "identity": spec.embedding_identity,
+                    "identity": target.embedding_identity,
                     "sample": WAITING_SAMPLE,
                 }
                 if what == "users":

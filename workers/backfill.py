@@ -30,6 +30,7 @@ from dnf_core.queries import feed_query
 from dnf_core.spec import FeedSpec
 from dnf_core.sqlfiles import load_sql
 from workers.database import connect
+from workers.reembed import target_identity
 from workers.registry import FeedRegistry
 
 logger = logging.getLogger(__name__)
@@ -145,9 +146,11 @@ def _step(conn: psycopg.Connection[Any], spec: FeedSpec, state: Progress, batch:
         "after": state.last_key,
         "first": state.last_key is None,
         "batch": batch,
-        "identity": spec.embedding_identity,
     }
     with conn.transaction():
+        # Stale is what the workers would embed: a feed serving its model on another
+        # backend than the spec declares is not re-embedded by a backfill.
+        params["identity"] = target_identity(conn, spec)
         row = conn.execute(feed_query(f"backfill_{state.phase}", spec), params).fetchone()
         last_key, scanned, queued = row if row else (None, 0, 0)
         if queued:

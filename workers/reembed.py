@@ -9,6 +9,11 @@ workers do the encoding), waits until every item has one, then swaps them in wit
 one transaction that also moves the recorded model and queues the events that make
 profiles and rank vectors follow. The next vectors persist, so an interrupted
 re-embedding resumes where it was; ``manage.py dnf_reembed`` drives it.
+
+A move to another backend of the same model (``ENCODER_BACKEND``, see
+:mod:`dnf_core.encoders.backends`) needs no next store: the backends' vectors are
+interchangeable, so the move records the new backend first and re-embeds the items
+in place, walking the table like a backfill; the feed keeps serving throughout.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from dnf_core.encoders.backends import embedding_target
 from dnf_core.errors import ConfigurationError, InvalidArgument
 from dnf_core.identifiers import quote_identifier
 from dnf_core.queries import feed_query
@@ -43,6 +49,15 @@ def serving_identity(conn: psycopg.Connection[Any], spec: FeedSpec) -> str:
         row = conn.execute(load_sql("queries/embedding_model_read"), params).fetchone()
     assert row is not None
     return str(row[0])
+
+
+def target_identity(conn: psycopg.Connection[Any], spec: FeedSpec) -> str:
+    """The identity the workers embed ``spec``'s items with now: the declared one, or
+    the recorded backend of the same model (share-locked; records nothing)."""
+    params = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
+    row = conn.execute(load_sql("queries/embedding_model_read"), params).fetchone()
+    target, _ = embedding_target(spec, str(row[0]) if row else spec.embedding_identity)
+    return target.embedding_identity
 
 
 def identity_dimension(identity: str) -> int:
@@ -153,6 +168,50 @@ def swap(conn: psycopg.Connection[Any], spec: FeedSpec, sharing: list[FeedSpec])
     return Swap(swapped, requeued, tuple(feed.feed_id for feed in feeds))
 
 
+def move_backend(conn: psycopg.Connection[Any], spec: FeedSpec, sharing: list[FeedSpec]) -> None:
+    """Record that ``spec``'s feed, and ``sharing`` (feeds embedding into the same
+    column), now serve ``spec``'s backend: the workers embed with it from now on, and
+    :func:`queue_stale` sends them the items that other backends made."""
+    with conn.transaction():
+        for feed in [spec, *sharing]:
+            conn.execute(load_sql("queries/embedding_model_lock"), {"feed_id": feed.feed_id})
+        for feed in [spec, *sharing]:
+            params = {"feed_id": feed.feed_id, "identity": spec.embedding_identity}
+            conn.execute(load_sql("queries/embedding_model_set"), params)
+
+
+def in_place_progress(conn: psycopg.Connection[Any], spec: FeedSpec) -> Progress:
+    """Count the items whose column vector ``spec``'s backend made from their text."""
+    params = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
+    row = conn.execute(feed_query("reembed_inplace_progress", spec), params).fetchone()
+    total, done, failed = row if row else (0, 0, 0)
+    return Progress(spec.feed_id, total, done, failed)
+
+
+def queue_stale(
+    conn: psycopg.Connection[Any], spec: FeedSpec, *, batch: int = DEFAULT_BATCH
+) -> int:
+    """Queue every item whose column vector was not made by ``spec``'s model and
+    backend from its current text (a backfill's walk, without its bookkeeping)."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InvalidArgument(f"batch must be a positive integer, got {batch!r}")
+    params: dict[str, Any] = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
+    after, queued = None, 0
+    while True:
+        with conn.transaction():
+            row = conn.execute(
+                feed_query("backfill_items", spec),
+                params | {"after": after, "first": after is None, "batch": batch},
+            ).fetchone()
+            last_key, scanned, count = row if row else (None, 0, 0)
+            if count:
+                conn.execute(load_sql("queries/outbox_notify"), {"feed_id": spec.feed_id})
+        queued += count
+        after = last_key if last_key is not None else after
+        if scanned < batch:
+            return queued
+
+
 def wait_complete(
     conn: psycopg.Connection[Any],
     spec: FeedSpec,
@@ -162,23 +221,27 @@ def wait_complete(
     requeue_after_s: float = REQUEUE_AFTER_S,
     timeout_s: float | None = None,
     batch: int = DEFAULT_BATCH,
+    in_place: bool = False,
 ) -> Progress:
     """Poll until no item waits for its new vector (or ``timeout_s`` passes).
 
     Items stuck without progress for ``requeue_after_s`` are queued again.
+    ``in_place``: a move to another backend (:func:`move_backend`).
     """
+    measure = in_place_progress if in_place else progress
+    requeue = queue_stale if in_place else queue_missing
     start = last_change = time.monotonic()
-    state = progress(conn, spec)
+    state = measure(conn, spec)
     report(state)
     while state.pending > 0:
         now = time.monotonic()
         if timeout_s is not None and now - start > timeout_s:
             return state
         if now - last_change > requeue_after_s:
-            queue_missing(conn, spec, batch=batch)
+            requeue(conn, spec, batch=batch)
             last_change = now
         time.sleep(poll_s)
-        new = progress(conn, spec)
+        new = measure(conn, spec)
         if new.done != state.done:
             last_change = time.monotonic()
         state = new

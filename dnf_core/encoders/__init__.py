@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import importlib
 
+from dnf_core.encoders.backends import BACKENDS, DEFAULT_BACKEND
 from dnf_core.encoders.base import BaseVectorEncoder, checked_matrix
 from dnf_core.encoders.hashing import HashingEncoder
+from dnf_core.encoders.onnx import OnnxEncoder, OnnxInt8Encoder
 from dnf_core.encoders.sentence_transformer import DEFAULT_MODEL_NAME, SentenceTransformerEncoder
 from dnf_core.errors import ConfigurationError
 
 DEFAULT_ENCODER = "dnf_core.encoders.SentenceTransformerEncoder"
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_ENCODER",
     "DEFAULT_MODEL_NAME",
     "BaseVectorEncoder",
     "HashingEncoder",
+    "OnnxEncoder",
+    "OnnxInt8Encoder",
     "SentenceTransformerEncoder",
     "checked_matrix",
     "encoder_path",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -126,8 +127,8 @@ class ReplicaPool(Generic[Model]):
 
 
 def _set_torch_threads(threads: int) -> None:
-    try:
-        import torch
-    except ImportError:  # a pool over a model that is not torch's
-        return
-    torch.set_num_threads(threads)
+    # Only where torch is already loaded (a torch model's pool): importing it here
+    # would cost a pool over an ONNX model hundreds of MB for nothing.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)

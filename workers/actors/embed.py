@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dnf_core.encoders import BaseVectorEncoder, checked_matrix, load_encoder
+from dnf_core.encoders.backends import backend_encoder, embedding_target, same_model
 from dnf_core.errors import EncoderError
 from dnf_core.events import Task, TaskKind
 from dnf_core.queries import feed_query
@@ -45,15 +46,18 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
     out, the remaining keys go back to the queue as a new message, so no message runs
     long enough to starve the worker's heartbeat. While the feed serves another
     model's vectors (a re-embedding, see :mod:`workers.reembed`), the vectors go to
-    the next store instead of the embedding column.
+    the next store instead of the embedding column. A feed serving its model on
+    another backend than the spec declares is embedded with that backend
+    (:func:`dnf_core.encoders.backends.embedding_target`) until ``dnf_reembed``.
     """
     limits = runtime.limits
     deadline = time.monotonic() + limits.embed_seconds
     conn = runtime.connections.get()
     spec = runtime.registry.get(conn, feed_id)
     with conn.transaction():
-        # During a re-embedding, what is due is a vector in the next store.
-        current = serving_identity(conn, spec) == spec.embedding_identity
+        # During a re-embedding, what is due is a vector in the next store; a feed
+        # that serves the same model on another backend keeps that backend.
+        spec, current = embedding_target(spec, serving_identity(conn, spec))
         rows = conn.execute(
             feed_query("items_text" if current else "items_text_next", spec),
             {"keys": keys, "identity": spec.embedding_identity, "feed_id": feed_id},
@@ -71,7 +75,7 @@ def embed_items(runtime: Runtime, feed_id: str, keys: list[str]) -> int:
         if due:
             rebase(runtime, spec)
         refresh_likers(runtime, spec, likers)
-    encoder = load_encoder(spec.encoder)
+    encoder = backend_encoder(load_encoder(spec.encoder), spec.encoder, spec.encoder_backend)
     written = 0
     for start in range(0, len(items), limits.encode_batch):
         if start and time.monotonic() > deadline:
@@ -95,7 +99,12 @@ def _embed_batch(
     with conn.transaction():
         # Decided under a share lock, so a swap cannot slip in before the write: the
         # column only ever holds vectors of the model it serves.
-        if serving_identity(conn, spec) != spec.embedding_identity:
+        serving = serving_identity(conn, spec)
+        if serving != spec.embedding_identity:
+            if same_model(serving, spec.embedding_identity):
+                # dnf_reembed moved the feed to another backend meanwhile: its walk
+                # queues these items again, for that backend.
+                return 0
             # Kept aside while the feed serves the old model: its column, profiles
             # and rank vectors stay as they are until the swap.
             return len(_write_vectors(conn, spec, "items_write_next", done, vectors, errors))

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dnf_core.encoders.backends import BACKENDS
 from dnf_core.errors import NeuralFeedError
 from dnf_core.evaluation.datasets import read_dataset
 
@@ -49,6 +50,12 @@ class Command(BaseCommand):
             metavar="CLASS:MODEL",
             help="embed with this encoder class and model name instead of the installed "
             "ones (same dimension), to compare models",
+        )
+        parser.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            help="embed with this ENCODER_BACKEND instead of the installed one, to compare "
+            "backends of the model",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -96,6 +103,7 @@ class Command(BaseCommand):
                 source=options["database"],
                 seed=options["seed"],
                 encoder=encoder,
+                backend=options["backend"],
                 timeout=options["timeout"],
                 progress=not options["no_progress"],
             )
