@@ -388,3 +388,14 @@ def test_the_exact_freshness_and_popularity_pool_runs_for_an_item(db: None, sett
     assert max(scores, key=scores.__getitem__) == movies["both"].pk
     found = list(MovieFeed.similar(movies["source"], limit=1, now=now))
     assert [m.pk for m in found] == [movies["both"].pk]
+
+
+def test_diversity_re_ranks_similar_items_too(catalogue: list[Movie], settings: Any) -> None:
+    settings.DJANGO_NEURAL_FEED = {**settings.DJANGO_NEURAL_FEED, "DIVERSITY": 0.5}
+    source = catalogue[0]
+    found = list(MovieFeed.similar(source, limit=6))
+    assert len(found) == 6 and source.pk not in {m.pk for m in found}
+    # The re-rank keeps the best item first and picks the rest from the fetched top.
+    best = next(iter(MovieFeed.similar(source, limit=24)))
+    assert found[0].pk == best.pk
+    assert all(MovieFeed.explain(None, m).similar_to == source.pk for m in found)
