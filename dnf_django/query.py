@@ -15,7 +15,7 @@ from operator import add
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, models
 from django.db.models import BooleanField, Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
@@ -192,10 +192,15 @@ def rank_feed(
     _, freshest_first = _freshness(feed, now)
     rank = _rank_query(feed, profile, now)
     pools = _pools(feed, rank, limit, single_item=profile is not None and profile.single_item)
-    ids_sql, params = candidate_ids_sql(
-        spec, items, rank=rank, freshness_order=freshest_first, pools=pools, excluded=excluded
-    )
-    candidates = items.filter(pk__in=RawSQL(ids_sql, params))
+    try:
+        ids_sql, params = candidate_ids_sql(
+            spec, items, rank=rank, freshness_order=freshest_first, pools=pools, excluded=excluded
+        )
+        candidates = items.filter(pk__in=RawSQL(ids_sql, params))
+    except EmptyResultSet:
+        # Filters Django knows match nothing (pk__in=[]) compile to no SQL: no items,
+        # still a lazy QuerySet with every annotation.
+        candidates = items.none()
     diversity = feed.get_setting("diversity")
     if diversity is None and not candidates.query.values_select:
         # A page of 20 vectors is ~80 kB of text to ship and parse for nothing: the

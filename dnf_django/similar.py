@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import BooleanField, QuerySet
 
@@ -54,20 +53,16 @@ def similar_items(
             fragments=_fragments(spec),
         )
     )
-    try:
-        ranked = rank_feed(
-            feed,
-            None,
-            queryset=items,
-            excluded_ids=excluded_ids,
-            excluded_queryset=excluded_queryset,
-            limit=limit,
-            now=now,
-            profile=item_profile(spec, value),
-        )
-    except EmptyResultSet:
-        # Filters Django knows to match nothing (``pk__in=[]``) compile to no SQL.
-        ranked = items.none()
+    ranked = rank_feed(
+        feed,
+        None,
+        queryset=items,
+        excluded_ids=excluded_ids,
+        excluded_queryset=excluded_queryset,
+        limit=limit,
+        now=now,
+        profile=item_profile(spec, value),
+    )
     if not isinstance(ranked, FeedQuerySetMixin):
         ranked.__class__ = feed_queryset_class(type(ranked))
     ranked.dnf_similar_to = key  # type: ignore[attr-defined]

@@ -61,3 +61,13 @@ def test_keys_that_cannot_be_keys_are_refused(
 ) -> None:
     with pytest.raises(error, match=message):
         shown(excluded_ids=excluded)
+
+
+def test_filters_that_match_nothing_give_an_empty_feed(movies: list[Movie]) -> None:
+    # Django compiles pk__in=[] to no SQL at all (EmptyResultSet): nothing to rank.
+    nothing = Movie.objects.filter(pk__in=[])
+    assert list(MovieFeed.get_feed(None, queryset=nothing)) == []
+    assert list(MovieFeed.get_feed(None, excluded_queryset=Movie.objects.all())) == []
+    page = MovieFeed.get_page(None, queryset=nothing)
+    assert list(page.items) == [] and page.next_cursor is None
+    assert list(MovieFeed.similar(movies[0], queryset=nothing)) == []
