@@ -14,7 +14,7 @@ BENCH ?=
 # The key-type matrix runs once per user model key type (tests/keys/settings.py).
 USER_KEY_TYPES := integer bigint uuid text
 
-.PHONY: install lint test test-suites test-fast demo bench services-start services-stop services-status clean
+.PHONY: install model lint test test-suites test-fast demo bench services-start services-stop services-status clean
 
 install: $(STAMP)
 
@@ -27,6 +27,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The model for the ONNX backends (ENCODER_BACKEND, default onnx-int8): exported from
+# the bundled weights and checked against torch's vectors once, in seconds, then
+# cached in $(DNF_MODEL_CACHE). Workers would make it on first use; made here, no
+# test or demo waits for it. Nothing is fetched.
+model: $(STAMP)
+	$(PY) -m dnf_core.encoders.export
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -38,7 +45,7 @@ test: lint
 
 # Needs the services (make test starts them): the suite, then the key-type matrix
 # under each user model.
-test-suites:
+test-suites: model
 	$(PY) -m pytest $(PYTEST_ARGS)
 	for key in $(USER_KEY_TYPES); do \
 		DNF_TEST_USER_KEY=$$key $(PY) -m pytest tests/keys --ds=tests.keys.settings -q || exit 1; \
@@ -48,10 +55,10 @@ test-suites:
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: model
 	$(SERVICES) run -- $(PY) examples/movies/manage.py demo
 
-bench: $(STAMP)
+bench: model
 	$(SERVICES) run -- $(PY) -m bench $(BENCH)
 
 services-start: $(STAMP)

@@ -43,8 +43,9 @@ def postgres_of(database_url: str) -> Group:
     every child), not those of other servers on the machine."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    postmaster = psutil.Process(int(row[0])).parent()
+        assert row is not None
+        # While the connection lives: its backend process is a child of the postmaster.
+        postmaster = psutil.Process(int(row[0])).parent()
     assert postmaster is not None
 
     def group() -> list[psutil.Process]:

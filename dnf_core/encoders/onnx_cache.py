@@ -240,6 +240,7 @@ def write_export(
     target = model_folder(model_name, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    work.chmod(0o755)  # readable by workers running as other users (a shared volume)
     try:
         say(f"exporting {model_name} from {source}")
         export_fp32(folder, work / FILES["onnx"])

@@ -18,6 +18,7 @@ such a model runs on the torch backend.
 from __future__ import annotations
 
 import json
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,6 +427,10 @@ def export_int8(folder: ModelFolder, target: Path) -> Path:
     thin = [n.name for n in graph.graph.node if n.name.endswith(OUTLIER_SUFFIX)]
     source = target.with_name(f"{target.stem}.unquantized.onnx")
     onnx.save_model(graph, str(source))
+    # The quantizer advises "pre-processing" through the root logger: not for this graph.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
     try:
         quantize_dynamic(
             str(source),
@@ -438,5 +443,6 @@ def export_int8(folder: ModelFolder, target: Path) -> Path:
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
+        root.setLevel(level)
         source.unlink(missing_ok=True)
     return target

@@ -142,3 +142,20 @@ def test_a_feed_compiles_its_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(MovieFeed, "encoder_backend", "torch")
     monkeypatch.setattr(MovieFeed, "encoder_class", "dnf_core.encoders.HashingEncoder")
     assert MovieFeed.get_spec().encoder_backend == DEFAULT_BACKEND
+
+
+def test_an_onnx_backend_that_cannot_run_its_model_here_is_a_system_check_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    from catalog.feeds import MovieFeed
+    from dnf_django.encoder_checks import check_encoder_exports
+
+    monkeypatch.setenv("DNF_MODEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(MovieFeed, "embedding_model_name", f"{tmp_path}/no-such-model")
+    errors = [m for m in check_encoder_exports() if m.id == "dnf_django.E010"]
+    assert len(errors) == 1
+    assert "'movies'" in errors[0].msg and "not installed here to export them" in errors[0].msg
+    assert "dnf_export_model" in (errors[0].hint or "")
+    # On torch there is nothing to export.
+    monkeypatch.setattr(MovieFeed, "encoder_backend", "torch")
+    assert not [m for m in check_encoder_exports() if m.id == "dnf_django.E010"]
