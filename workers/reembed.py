@@ -53,9 +53,10 @@ def serving_identity(conn: psycopg.Connection[Any], spec: FeedSpec) -> str:
 
 def target_identity(conn: psycopg.Connection[Any], spec: FeedSpec) -> str:
     """The identity the workers embed ``spec``'s items with now: the declared one, or
-    the recorded backend of the same model (share-locked; records nothing)."""
-    params = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
-    row = conn.execute(load_sql("queries/embedding_model_read"), params).fetchone()
+    the recorded backend of the same model. Reads only (the relay's role backfills,
+    and may not lock the row)."""
+    params = {"feed_id": spec.feed_id}
+    row = conn.execute(load_sql("queries/embedding_model_serving"), params).fetchone()
     target, _ = embedding_target(spec, str(row[0]) if row else spec.embedding_identity)
     return target.embedding_identity
 

@@ -4,3 +4,6 @@
 GRANT SELECT, INSERT, UPDATE, DELETE ON dnf_outbox TO {role};
 GRANT SELECT ON dnf_feed TO {role};
 GRANT SELECT, INSERT, UPDATE ON dnf_backfill TO {role};
+-- The backfill queues the items without a vector of the model (and backend) the feed
+-- serves, which it reads here.
+GRANT SELECT ON dnf_embedding_model TO {role};
