@@ -146,3 +146,24 @@ def test_the_onnx_backends_never_import_torch(exported: Path) -> None:
 def test_onnx_runs_on_the_gpu_where_there_is_one(exported: Path) -> None:  # pragma: no cover
     session = OnnxEncoder.model(MODEL).session
     assert session.get_providers()[0] == "CUDAExecutionProvider"
+
+
+@pytest.mark.skipif(
+    not __import__("torch").cuda.is_available(), reason="no GPU that torch sees here"
+)
+def test_torch_runs_on_the_gpu_where_there_is_one() -> None:  # pragma: no cover
+    assert SentenceTransformerEncoder.model(MODEL).device.type == "cuda"
+
+
+def test_a_local_model_folder_is_exported_and_checked_like_the_bundled_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = str(Path(resolve_model(MODEL)))  # a sentence-transformers folder on disk
+    monkeypatch.setenv("DNF_MODEL_CACHE", str(tmp_path))
+    texts = ["a cat", "Heat (1995) Action, Crime, Thriller"]
+    ours = OnnxInt8Encoder.encode_batch(texts, path)
+    meta = json.loads((model_folder(path) / "export.json").read_text())
+    assert model_folder(path).parent == tmp_path and meta["source"] == path
+    # No shipped vectors for a path: checked against torch, computed there and then.
+    assert meta["files"]["onnx-int8"]["checked_against"] == "the torch backend, computed now"
+    assert cosines(ours, SentenceTransformerEncoder.encode_batch(texts, MODEL)).min() >= 0.99
