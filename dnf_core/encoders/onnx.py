@@ -55,12 +55,14 @@ class OnnxModel:
         max_seq_length: int,
         pooling: str,
         normalize: bool,
+        lower_case: bool = False,
     ) -> None:
         self.session = session
         self.tokenizer_file = tokenizer_file
         self.max_seq_length = max_seq_length
         self.pooling = pooling
         self.normalize = normalize
+        self.lower_case = lower_case
         self.tokenizer = self._tokenizer()
 
     @classmethod
@@ -73,6 +75,7 @@ class OnnxModel:
         pooling: str,
         normalize: bool,
         intra_op_threads: int,
+        lower_case: bool = False,
     ) -> OnnxModel:
         try:
             import onnxruntime
@@ -94,6 +97,7 @@ class OnnxModel:
             max_seq_length=max_seq_length,
             pooling=pooling,
             normalize=normalize,
+            lower_case=lower_case,
         )
 
     def _tokenizer(self) -> Any:
@@ -120,12 +124,17 @@ class OnnxModel:
             max_seq_length=self.max_seq_length,
             pooling=self.pooling,
             normalize=self.normalize,
+            lower_case=self.lower_case,
         )
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         """Embed ``texts`` (one forward pass, padded to the longest)."""
-        # sentence-transformers strips each text before tokenizing it.
-        encodings = self.tokenizer.encode_batch([str(t).strip() for t in texts])
+        # sentence-transformers strips each text (and lowercases it, if the model's
+        # config says so) before tokenizing it.
+        texts = [str(t).strip() for t in texts]
+        if self.lower_case:
+            texts = [t.lower() for t in texts]
+        encodings = self.tokenizer.encode_batch(texts)
         ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
         (hidden,) = self.session.run(
@@ -204,6 +213,7 @@ class OnnxEncoder(BaseVectorEncoder):
             max_seq_length=exported.max_seq_length,
             pooling=exported.pooling,
             normalize=exported.normalize,
+            lower_case=exported.lower_case,
             # The pool's threads each run a pass: together they use every CPU once.
             intra_op_threads=max(1, available_cpus() // threads),
         )

@@ -106,6 +106,7 @@ class Exported:
     normalize: bool
     dimension: int
     meta: dict[str, Any]
+    lower_case: bool = False
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
@@ -168,6 +169,7 @@ def load_checked(model_name: str, backend: str, root: Path | None = None) -> Exp
         normalize=bool(meta["normalize"]),
         dimension=int(meta["dimension"]),
         meta=meta,
+        lower_case=bool(meta.get("lower_case", False)),
     )
 
 
@@ -255,6 +257,7 @@ def write_export(
             "max_seq_length": folder.max_seq_length,
             "pooling": folder.pooling,
             "normalize": folder.normalize,
+            "lower_case": folder.lower_case,
             "dimension": int(folder.config["hidden_size"]),
             "files": {},
         }

@@ -46,6 +46,9 @@ class ModelFolder:
     max_seq_length: int
     pooling: str  # "mean" or "cls"
     normalize: bool
+    # sentence_bert_config's do_lower_case: sentence-transformers lowercases the text
+    # itself (besides whatever the tokenizer's normalizer does).
+    lower_case: bool = False
 
     @property
     def weights(self) -> Path:
@@ -106,7 +109,8 @@ def read_folder(path: str | Path) -> ModelFolder:
     ]
     max_seq_length = st_config.get("max_seq_length") or min(limits)
     max_seq_length = min(max_seq_length, config["max_position_embeddings"])
-    return ModelFolder(folder, config, max_seq_length, pooling, normalize)
+    lower_case = bool(st_config.get("do_lower_case", False))
+    return ModelFolder(folder, config, max_seq_length, pooling, normalize, lower_case)
 
 
 def _json(path: Path, default: Any) -> Any:
@@ -361,6 +365,7 @@ def activation_ranges(folder: ModelFolder, texts: list[str]) -> dict[str, npt.ND
         max_seq_length=folder.max_seq_length,
         pooling=folder.pooling,
         normalize=folder.normalize,
+        lower_case=folder.lower_case,
     )
     ranges: dict[str, npt.NDArray[np.float32]] = {}
     for start in range(0, len(texts), 16):

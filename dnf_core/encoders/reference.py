@@ -114,6 +114,7 @@ def compare_with_torch(
         pooling=folder.pooling,
         normalize=folder.normalize,
         intra_op_threads=1,
+        lower_case=folder.lower_case,
     )
     ours = model.encode(list(PROBES))
     cosines = (ours * reference).sum(axis=1) / (
