@@ -168,10 +168,11 @@ def pipeline_status(
         raise InvalidArgument(f"max_lag_s must be positive, not {max_lag_s!r}")
     outbox = _outbox_head(using)
     specs = None if lag_only else installed_specs(using)
-    broker = _broker_status(using)
+    namespace = _broker_namespace(using)
+    broker = _broker_status(namespace)
     feeds = None
     if specs is not None:
-        delays = _write_delays(using) if broker.error is None else {}
+        delays = _write_delays(namespace) if broker.error is None else {}
         feeds = _feed_statuses(using, specs, max_lag_s, delays)
     problems = _problems(outbox, feeds, broker, max_lag_s)
     if specs is not None and feeds is not None:
@@ -239,11 +240,8 @@ def _with_delays(status: FeedStatus, delays: dict[tuple[str, str], WriteDelay]) 
     )
 
 
-def _write_delays(using: str) -> dict[tuple[str, str], WriteDelay]:
+def _write_delays(namespace: str) -> dict[tuple[str, str], WriteDelay]:
     """The delays the workers of this database measured; none if Redis cannot tell."""
-    with connections[using].cursor() as cur:
-        cur.execute(load_sql("queries/broker_namespace"))
-        (namespace,) = cur.fetchone() or ("",)
     try:
         with _redis_client(redis_url()) as client:
             return write_delays(client, namespace)
@@ -396,14 +394,18 @@ def _redis_client(url: str) -> RespConnection:
     return RespConnection.from_url(url, timeout=_BROKER_TIMEOUT_S)
 
 
-def _broker_status(using: str) -> BrokerStatus:
-    url = redis_url()
-    shown = without_password(url)
-    # The messages of this database's queues, those its workers consume (the broker may
-    # serve other databases' pipelines too).
+def _broker_namespace(using: str) -> str:
+    """This database's namespace in the broker: its queues, those its workers consume,
+    and its delays (the broker may serve other databases' pipelines too)."""
     with connections[using].cursor() as cur:
         cur.execute(load_sql("queries/broker_namespace"))
         (namespace,) = cur.fetchone() or ("",)
+    return str(namespace)
+
+
+def _broker_status(namespace: str) -> BrokerStatus:
+    url = redis_url()
+    shown = without_password(url)
     try:
         client = _redis_client(url)
         try:
