@@ -21,12 +21,17 @@ ORDER BY point(r.fresh, r.pop) <-> (
                 SELECT interactions FROM dnf_item_stat
                 WHERE feed_id = {feed_literal}
                 ORDER BY interactions DESC LIMIT 1), 0))::float8, 0) AS p
+        -- OFFSET 0 here and below: flattened, each reference to a column of w or l
+        -- would copy its expression, and the largest count's subquery with it (20
+        -- copies, each planned and run: about 2 ms of planning per request).
+        OFFSET 0
     ) w
     -- log2 |A| and log2 |B| (NULL for a zero): A itself leaves float8's range for a
     -- clock 1,024 half-lives from t0, its logarithm never does.
     CROSS JOIN LATERAL (
         SELECT ln(nullif(abs(w.wf), 0)) / ln(2.0::float8) + w.e AS a,
             ln(nullif(abs(w.wp * coalesce(w.p, 0.0)), 0)) / ln(2.0::float8) AS b
+        OFFSET 0
     ) l
     -- The direction, scaled so its larger part is 1 (greatest() skips a NULL).
     CROSS JOIN LATERAL (
