@@ -163,11 +163,14 @@ def rank_feed(
     limit: int,
     now: datetime | None = None,
     profile: Profile | None = None,
+    gate: Any = None,
 ) -> QuerySet[Any]:
     """Candidates of ``feed`` for ``user``, scored and ordered by score then key.
 
     ``profile`` ranks against other vectors than ``user``'s: ``Feed.similar`` passes
-    an item's own (``dnf_django.similar``)."""
+    an item's own (``dnf_django.similar``). ``gate``, a condition that reads no
+    column, filters the final statement only: Postgres tests it once, and when it is
+    false no candidate pool runs, so the pools need no copy of it."""
     check_limit(limit)
     spec = feed.get_spec()
     model = feed.get_setting("content_django_model")
@@ -201,6 +204,8 @@ def rank_feed(
         # Filters Django knows match nothing (pk__in=[]) compile to no SQL: no items,
         # still a lazy QuerySet with every annotation.
         candidates = items.none()
+    if gate is not None:
+        candidates = candidates.filter(gate)
     diversity = feed.get_setting("diversity")
     if diversity is None and not candidates.query.values_select:
         # A page of 20 vectors is ~80 kB of text to ship and parse for nothing: the

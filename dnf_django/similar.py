@@ -45,18 +45,16 @@ def similar_items(
     key = item.pk if isinstance(item, models.Model) else item
     value = model._meta.pk.get_db_prep_value(key, connection)
     items = queryset if queryset is not None else model._default_manager.all()
-    items = items.exclude(pk=key).filter(
-        SqlTemplate(
+    ranked = rank_feed(
+        feed,
+        None,
+        queryset=items.exclude(pk=key),
+        gate=SqlTemplate(
             "feed/similar_source",
             [value, spec.feed_id, value],
             output_field=BooleanField(),
             fragments=_fragments(spec),
-        )
-    )
-    ranked = rank_feed(
-        feed,
-        None,
-        queryset=items,
+        ),
         excluded_ids=excluded_ids,
         excluded_queryset=excluded_queryset,
         limit=limit,

@@ -1,8 +1,8 @@
 -- Feed.similar: true while the item to match has a vector, text or collaborative.
 -- Without one no item is like it, and the feed query must not fall back to what is
 -- merely fresh or popular. The condition reads no column of the row it filters, so
--- Postgres evaluates it once per statement (a one-time filter) and every candidate
--- pool is skipped when it is false.
+-- on the final statement Postgres evaluates it once (a one-time filter) and runs no
+-- candidate pool when it is false.
 (
     EXISTS (
         SELECT 1 FROM {table} s
