@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from catalog.feeds import MovieFeed
 from catalog.models import Genre, Movie, Tag
 from dnf_core.encoders import HashingEncoder
 from dnf_core.errors import EncoderError
@@ -89,17 +90,18 @@ def stored(item: Movie | Article) -> np.ndarray:
 
 
 def test_profile_is_the_normalized_mean_of_the_recent_window(runtime: Runtime) -> None:
+    size = MovieFeed.get_spec().window
     user = User.objects.create(username="ann")
     movies = Movie.objects.bulk_create(
-        [Movie(title=f"movie number {i} word{i}") for i in range(25)]
+        [Movie(title=f"movie number {i} word{i}") for i in range(size + 5)]
     )
-    embed_items(runtime, "movies", keys(*movies[:24]))  # the last one stays unembedded
+    embed_items(runtime, "movies", keys(*movies[:-1]))  # the last one stays unembedded
     for movie in movies:  # one add per movie: through ids follow this order
         user.liked_movies.add(movie)
     refresh_profiles(runtime, "movies", [str(user.pk)])
 
-    # The window (20) counts only embedded items: the newest like is not embedded.
-    window = [stored(m) for m in movies[4:24]]
+    # The window counts only embedded items: the newest like is not embedded.
+    window = [stored(m) for m in movies[-1 - size : -1]]
     mean = np.mean(window, axis=0)
     profile = UserFeedProfile.objects.get(user=user, feed_id="movies")
     np.testing.assert_allclose(profile.embedding, mean / np.linalg.norm(mean), atol=1e-5)

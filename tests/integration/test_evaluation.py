@@ -48,14 +48,16 @@ def write_dataset(folder: Path) -> tuple[Path, Path]:
 def direct_rankings(
     items: list[str], texts: dict[str, str], train: dict[str, list[str]], test: list[str], k: int
 ) -> dict[str, list[str]]:
-    """The feed's score by hand: 0.6 cos(mean of last 20 likes, item) + 0.2 log popularity
-    (freshness is one constant here), training likes left out, ties by item order."""
+    """The feed's score by hand: 0.6 cos(mean of the last window likes, item) + 0.2 log
+    popularity (freshness is one constant here), training likes left out, ties by item
+    order."""
+    window = MovieFeed.get_spec().window
     vectors = np.array([HashingEncoder.text_to_vector(texts[i], "hashing-384") for i in items])
     counts = Counter(i for liked in train.values() for i in liked)
     pop = np.array([math.log1p(counts[i]) / math.log1p(max(counts.values())) for i in items])
     out = {}
     for user in test:
-        profile = vectors[[items.index(i) for i in train[user][-20:]]].mean(axis=0)
+        profile = vectors[[items.index(i) for i in train[user][-window:]]].mean(axis=0)
         scores = 0.6 * vectors @ (profile / np.linalg.norm(profile)) + 0.2 * pop
         ranked = [items[i] for i in np.argsort(-scores, kind="stable")]
         out[user] = [i for i in ranked if i not in train[user]][:k]

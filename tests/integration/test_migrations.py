@@ -31,7 +31,7 @@ def test_a_changed_spec_gets_a_migration_that_swaps_the_sql(
     (migration,) = pending_migrations([MovieFeed])
     new = migration.spec
     assert new.text_columns == ("title",) and new.fingerprint != old.fingerprint
-    assert migration.name == "0013_dnf_movies"
+    assert migration.name == "0014_dnf_movies"
     namespace: dict[str, object] = {}
     exec(compile(migration.source, migration.name, "exec"), namespace)  # it is valid Python
     (operation,) = namespace["Migration"].operations  # type: ignore[attr-defined]

@@ -52,4 +52,7 @@ DJANGO_NEURAL_FEED = {
     "FEEDS": ["catalog.feeds.MovieFeed"],
     "VECTOR_DIMENSION": 384,
     "MODEL_NAME": "all-MiniLM-L6-v2",
+    # With MovieFeed's window of 10 likes, which alone is noisier than the default 20,
+    # popularity steadies the ranking: chosen on a validation split (docs/evaluation.md).
+    "WEIGHT_POPULARITY": 0.2,
 }
