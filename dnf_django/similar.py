@@ -60,6 +60,7 @@ def similar_items(
         limit=limit,
         now=now,
         profile=item_profile(spec, value),
+        spec=spec,
     )
     if not isinstance(ranked, FeedQuerySetMixin):
         ranked.__class__ = feed_queryset_class(type(ranked))
