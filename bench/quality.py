@@ -3,8 +3,8 @@
 MovieLens ml-latest-small (``BENCH_MOVIELENS``, default the shared datasets folder
 next to the repository) is turned into the two files ``dnf_evaluate`` reads; likes
 are ratings >= 4, users with >= 10 likes, the latest 20% of each user's likes held
-out; the example project's ``MovieFeed`` with the default settings is evaluated in a
-scratch database, real worker and real model included, next to the baselines
+out; the example project's ``MovieFeed`` with the example site's settings is evaluated
+in a scratch database, real worker and real model included, next to the baselines
 computed on the same split. ``BENCH_QUALITY_SPLIT=validation`` evaluates on the
 training likes alone (the same hold-out again), where settings are chosen. See
 docs/evaluation.md.
