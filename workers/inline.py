@@ -77,9 +77,12 @@ class _CallerRegistry(FeedRegistry):
     """
 
     def __init__(self, overrides: Mapping[str, Mapping[str, Any]]) -> None:
-        # One run reads the registry once; nothing installs feeds meanwhile.
-        super().__init__(max_age=float("inf"))
+        super().__init__()
         self.overrides = overrides
+
+    def _changed(self, conn: psycopg.Connection[Any]) -> bool:
+        # One run reads the registry once; nothing installs feeds meanwhile.
+        return False
 
     def _reload(self, conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
@@ -92,7 +95,6 @@ class _CallerRegistry(FeedRegistry):
             )
             for feed_id, spec in rows
         }
-        self._loaded_at = time.monotonic()
 
 
 class InlinePipeline:

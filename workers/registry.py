@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import psycopg
@@ -14,23 +13,24 @@ from dnf_core.sqlfiles import load_sql
 
 
 class FeedRegistry:
-    """Caches specs and reloads them when a feed is unknown or the cache is old.
+    """Caches specs and reloads them whenever the installed ones changed.
 
-    A migration may install a feed while workers run; reloading on a miss picks it up
-    without a restart, and the age limit picks up changed specs.
+    A migration may install or change a feed while workers run. Before each spec it
+    hands out, the registry reads a digest of every installed spec (one small query)
+    and reloads on a difference, so a task enqueued after a migration committed is
+    always handled with the spec that migration installed (a profile window changed,
+    say, whose re-walk must not recompute profiles with the old one).
     """
 
-    def __init__(self, max_age: float = 30.0) -> None:
-        self.max_age = max_age
+    def __init__(self) -> None:
         self._specs: dict[str, FeedSpec] = {}
-        self._loaded_at = float("-inf")
+        self._stamp: str | None = None
         self._lock = threading.Lock()
 
     def get(self, conn: psycopg.Connection[Any], feed_id: str) -> FeedSpec:
         """The spec of ``feed_id``; ConfigurationError if no migration installed it."""
         with self._lock:
-            stale = time.monotonic() - self._loaded_at > self.max_age
-            if stale or feed_id not in self._specs:
+            if feed_id not in self._specs or self._changed(conn):
                 self._reload(conn)
             try:
                 return self._specs[feed_id]
@@ -46,9 +46,16 @@ class FeedRegistry:
             self._reload(conn)
             return [self._specs[feed_id] for feed_id in sorted(self._specs)]
 
+    def _changed(self, conn: psycopg.Connection[Any]) -> bool:
+        (stamp,) = conn.execute(load_sql("queries/registry_stamp")).fetchone() or (None,)
+        conn.commit()
+        return stamp != self._stamp
+
     def _reload(self, conn: psycopg.Connection[Any]) -> None:
         with conn.cursor() as cur:
+            # The digest first: a change between the two reads makes the next task
+            # reload again, never keeps old specs under a new digest.
+            (self._stamp,) = cur.execute(load_sql("queries/registry_stamp")).fetchone() or (None,)
             rows = cur.execute(load_sql("queries/registry_specs")).fetchall()
         conn.commit()
         self._specs = {feed_id: FeedSpec.from_dict(spec) for feed_id, spec in rows}
-        self._loaded_at = time.monotonic()
