@@ -359,7 +359,8 @@ def change_sql(
 
     Triggers are always replaced; the index is left alone when it would be the same
     index, because rebuilding HNSW on a large table takes minutes. Rank vectors are
-    rebuilt (by the workers, after the migration) when what they depend on changed.
+    rebuilt (by the workers, after the migration) when what they depend on changed,
+    and so is every profile when what profiles are computed from did (the window, say).
     """
     new_versions = new_versions or current_versions(new)
     parts = [*_drop_triggers(old, old_versions), *_create_triggers(new, new_versions)]
@@ -383,4 +384,23 @@ def change_sql(
         rebuilt.discard("factor")
     parts += [*_drop_rank(old, old_versions, rebuilt), *_create_rank(new, new_versions, changed)]
     parts.append(_register(new))
+    if _profile_definition(old) != _profile_definition(new):
+        # After the registry row: the walk it starts must read the new spec.
+        parts.append(
+            render_sql("registry/rewalk_interactions_v1", feed_literal=quote_literal(new.feed_id))
+        )
     return "\n".join(parts)
+
+
+def _profile_definition(spec: FeedSpec) -> tuple[Any, ...]:
+    """What a user's profile is computed from, besides the item vectors."""
+    return (
+        spec.window,
+        spec.dislike_weight,
+        spec.interaction_table,
+        spec.interaction_user_column,
+        spec.interaction_item_column,
+        spec.interaction_order_column,
+        spec.interaction_key_column,
+        spec.interaction_value_column,
+    )

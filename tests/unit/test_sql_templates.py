@@ -92,6 +92,22 @@ def test_change_rebuilds_rank_vectors_when_what_they_hold_changes(spec: FeedSpec
     assert "halfvec(771)" in change_sql(spec, CURRENT, dataclasses.replace(spec, dimension=768))
 
 
+def test_a_change_to_what_profiles_read_hands_the_interactions_back(spec: FeedSpec) -> None:
+    for changed in (
+        dataclasses.replace(spec, window=10),
+        dataclasses.replace(spec, dislike_weight=1.0),
+        dataclasses.replace(spec, interaction_order_column="created_at"),
+    ):
+        sql = change_sql(spec, CURRENT, changed)
+        # After the registry row, so the walk it starts reads the new spec.
+        assert sql.index("INSERT INTO dnf_feed") < sql.index(
+            "VALUES ('articles', 'interactions', NULL"
+        )
+        assert "pg_notify('dnf_backfill', 'articles')" in sql
+    retexted = dataclasses.replace(spec, text_columns=("title",))
+    assert "'interactions'" not in change_sql(spec, CURRENT, retexted)
+
+
 def test_a_new_collaborative_index_template_keeps_the_vectors(spec: FeedSpec) -> None:
     learning = dataclasses.replace(spec, collaborative_dimension=64)
     upgrade = change_sql(learning, dataclasses.replace(CURRENT, factor=1), learning)

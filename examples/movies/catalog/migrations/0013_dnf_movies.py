@@ -624,6 +624,27 @@ INSERT INTO dnf_feed (feed_id, spec, fingerprint)
 VALUES ('movies', '{"collaborative_dimension":256,"content_key":"id","content_key_type":"bigint","content_table":"catalog_movie","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","encoder_backend":"onnx-int8","feed_id":"movies","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"movie_id","interaction_key_column":"id","interaction_order_column":"id","interaction_table":"catalog_movie_likes","interaction_user_column":"user_id","interaction_value_column":null,"model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["title","genres__name","tags__name"],"text_lookups":[{"column":"name","hops":[{"column":"id","key":"id","many":true,"source_column":"id","table":"catalog_genre","through_key":"id","through_source":"movie_id","through_table":"catalog_movie_genres","through_target":"genre_id"}],"name":"genres__name"},{"column":"name","hops":[{"column":"id","key":"id","many":true,"source_column":"id","table":"catalog_tag","through_key":"id","through_source":"movie_id","through_table":"catalog_movie_tags","through_target":"tag_id"}],"name":"tags__name"}],"text_max_values":20,"text_order":"added","text_separator":", ","text_template":null,"user_key_type":"integer","window":10}'::jsonb, '8c926a593866')
 ON CONFLICT (feed_id) DO UPDATE
 SET spec = EXCLUDED.spec, fingerprint = EXCLUDED.fingerprint, installed_at = now();
+
+-- What a profile is computed from changed (the window, the dislike weight, the
+-- interaction table's columns): the feed's interactions go back to the backfill, whose
+-- walk replays every pair, so the workers recompute every profile under the new
+-- definition rather than each at its user's next interaction; items keep their vectors.
+-- The workers read the new spec before handling what the walk enqueues
+-- (workers.registry). A new started_at tells a walk in progress that its position is
+-- stale (backfill_save); the NOTIFY wakes running workers when the migration commits.
+INSERT INTO dnf_backfill (feed_id, phase, last_key, scanned, queued, started_at, updated_at,
+                          finished_at)
+VALUES ('movies', 'interactions', NULL, 0, 0, clock_timestamp(), now(), NULL)
+ON CONFLICT (feed_id, phase) DO UPDATE
+SET last_key = NULL,
+    scanned = 0,
+    queued = 0,
+    started_at = greatest(clock_timestamp(), dnf_backfill.started_at + interval '1 microsecond'),
+    updated_at = now(),
+    finished_at = NULL,
+    error = NULL,
+    failed_at = NULL;
+SELECT pg_notify('dnf_backfill', 'movies');
 """,
             reverse_sql="""
 DROP TRIGGER IF EXISTS "dnf_movies_content_insert" ON "catalog_movie";
@@ -1184,6 +1205,27 @@ INSERT INTO dnf_feed (feed_id, spec, fingerprint)
 VALUES ('movies', '{"collaborative_dimension":256,"content_key":"id","content_key_type":"bigint","content_table":"catalog_movie","dimension":384,"dislike_weight":0.5,"embedding_column":"embedding","embedding_hash_column":"embedding_hash","encoder":"dnf_core.encoders.SentenceTransformerEncoder","encoder_backend":"onnx-int8","feed_id":"movies","freshness_column":"published_at","freshness_half_life_hours":72.0,"interaction_item_column":"movie_id","interaction_key_column":"id","interaction_order_column":"id","interaction_table":"catalog_movie_likes","interaction_user_column":"user_id","interaction_value_column":null,"model_name":"all-MiniLM-L6-v2","spec_version":1,"text_columns":["title","genres__name","tags__name"],"text_lookups":[{"column":"name","hops":[{"column":"id","key":"id","many":true,"source_column":"id","table":"catalog_genre","through_key":"id","through_source":"movie_id","through_table":"catalog_movie_genres","through_target":"genre_id"}],"name":"genres__name"},{"column":"name","hops":[{"column":"id","key":"id","many":true,"source_column":"id","table":"catalog_tag","through_key":"id","through_source":"movie_id","through_table":"catalog_movie_tags","through_target":"tag_id"}],"name":"tags__name"}],"text_max_values":20,"text_order":"added","text_separator":", ","text_template":null,"user_key_type":"integer","window":20}'::jsonb, 'd5333b2aa94b')
 ON CONFLICT (feed_id) DO UPDATE
 SET spec = EXCLUDED.spec, fingerprint = EXCLUDED.fingerprint, installed_at = now();
+
+-- What a profile is computed from changed (the window, the dislike weight, the
+-- interaction table's columns): the feed's interactions go back to the backfill, whose
+-- walk replays every pair, so the workers recompute every profile under the new
+-- definition rather than each at its user's next interaction; items keep their vectors.
+-- The workers read the new spec before handling what the walk enqueues
+-- (workers.registry). A new started_at tells a walk in progress that its position is
+-- stale (backfill_save); the NOTIFY wakes running workers when the migration commits.
+INSERT INTO dnf_backfill (feed_id, phase, last_key, scanned, queued, started_at, updated_at,
+                          finished_at)
+VALUES ('movies', 'interactions', NULL, 0, 0, clock_timestamp(), now(), NULL)
+ON CONFLICT (feed_id, phase) DO UPDATE
+SET last_key = NULL,
+    scanned = 0,
+    queued = 0,
+    started_at = greatest(clock_timestamp(), dnf_backfill.started_at + interval '1 microsecond'),
+    updated_at = now(),
+    finished_at = NULL,
+    error = NULL,
+    failed_at = NULL;
+SELECT pg_notify('dnf_backfill', 'movies');
 """,
         ),
     ]
