@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.backends import BACKENDS, encoder_class
-from bench.quality import DEFAULT_MOVIELENS
+from bench.quality import movielens_dataset, movielens_source
 from bench.scratch import scratch_database, server_url, setup_example_project
 from dnf_core.events import BatchLimits
 
@@ -39,9 +39,7 @@ NDCG_BOUND = 0.002
 
 def run() -> dict[str, Any]:
     quick = os.environ.get("DNF_BENCH_QUICK") == "1"
-    source = Path(os.environ.get("BENCH_MOVIELENS", DEFAULT_MOVIELENS))
-    if not (source / "ratings.csv").is_file():
-        raise SystemExit(f"no MovieLens ratings.csv under {source}; set BENCH_MOVIELENS")
+    source = movielens_source()
     started = time.perf_counter()
     with (
         scratch_database(server_url(), DB),
@@ -112,16 +110,10 @@ def _cosines(texts: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _rankings(source: Path, folder: Path, users: int | None) -> dict[str, dict[str, Any]]:
-    from movielens_files import convert
-
     from catalog.feeds import MovieFeed
-    from dnf_core.evaluation.datasets import read_dataset
     from dnf_django.evaluation import evaluate_feed
 
-    convert(source, folder)
-    dataset = read_dataset(
-        folder / "items.csv", folder / "interactions.csv", MovieFeed.text_fields or (), min_rating=4
-    )
+    dataset = movielens_dataset(source, folder)
     rows: dict[str, dict[str, Any]] = {}
     for backend in BACKENDS:
         print(f"-- dnf_evaluate on {backend}", file=sys.stderr, flush=True)

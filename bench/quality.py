@@ -37,29 +37,43 @@ def validation_split(dataset: Any) -> Any:
     return Dataset(items=dataset.items, likes=likes)
 
 
-def run() -> dict[str, Any]:
+def movielens_source() -> Path:
+    """The MovieLens folder (``BENCH_MOVIELENS``, default the shared datasets'), checked."""
     source = Path(os.environ.get("BENCH_MOVIELENS", DEFAULT_MOVIELENS))
     if not (source / "ratings.csv").is_file():
         raise SystemExit(f"no MovieLens ratings.csv under {source}; set BENCH_MOVIELENS")
+    return source
+
+
+def movielens_dataset(source: Path, folder: Path) -> Any:
+    """MovieLens as the example feed's dataset (likes: ratings >= 4), its two files
+    written into ``folder``. Needs the example project set up."""
+    from movielens_files import convert
+
+    from catalog.feeds import MovieFeed
+    from dnf_core.evaluation.datasets import read_dataset
+
+    convert(source, folder)
+    return read_dataset(
+        folder / "items.csv",
+        folder / "interactions.csv",
+        MovieFeed.text_fields or (),
+        min_rating=4,
+    )
+
+
+def run() -> dict[str, Any]:
+    source = movielens_source()
     started = time.perf_counter()
     with (
         scratch_database(server_url(), DB),
         tempfile.TemporaryDirectory(prefix="dnf-quality-") as folder,
     ):
         setup_example_project(DB)
-        from movielens_files import convert
-
         from catalog.feeds import MovieFeed
-        from dnf_core.evaluation.datasets import read_dataset
         from dnf_django.evaluation import evaluate_feed
 
-        convert(source, Path(folder))
-        dataset = read_dataset(
-            Path(folder) / "items.csv",
-            Path(folder) / "interactions.csv",
-            MovieFeed.text_fields or (),
-            min_rating=4,
-        )
+        dataset = movielens_dataset(source, Path(folder))
         if os.environ.get("BENCH_QUALITY_SPLIT") == "validation":
             dataset = validation_split(dataset)
         report = evaluate_feed(MovieFeed, dataset, k=10, recall_k=20, progress=True)

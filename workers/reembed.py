@@ -110,24 +110,12 @@ def queue_missing(
     ``conn`` must be in autocommit mode: each batch is one short statement, so
     writers are never blocked. Next vectors of an earlier, abandoned model go first.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise InvalidArgument(f"batch must be a positive integer, got {batch!r}")
-    params: dict[str, Any] = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
-    conn.execute(load_sql("queries/reembed_discard"), params)
-    after, queued = None, 0
-    while True:
-        with conn.transaction():
-            row = conn.execute(
-                feed_query("reembed_queue", spec),
-                params | {"after": after, "first": after is None, "batch": batch},
-            ).fetchone()
-            last_key, scanned, count = row if row else (None, 0, 0)
-            if count:
-                conn.execute(load_sql("queries/outbox_notify"), {"feed_id": spec.feed_id})
-        queued += count
-        after = last_key if last_key is not None else after
-        if scanned < batch:
-            return queued
+    _check_batch(batch)
+    conn.execute(
+        load_sql("queries/reembed_discard"),
+        {"feed_id": spec.feed_id, "identity": spec.embedding_identity},
+    )
+    return _queue_walk(conn, spec, "reembed_queue", batch)
 
 
 @dataclass(frozen=True)
@@ -194,14 +182,24 @@ def queue_stale(
 ) -> int:
     """Queue every item whose column vector was not made by ``spec``'s model and
     backend from its current text (a backfill's walk, without its bookkeeping)."""
+    _check_batch(batch)
+    return _queue_walk(conn, spec, "backfill_items", batch)
+
+
+def _check_batch(batch: Any) -> None:
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InvalidArgument(f"batch must be a positive integer, got {batch!r}")
+
+
+def _queue_walk(conn: psycopg.Connection[Any], spec: FeedSpec, query: str, batch: int) -> int:
+    """Walk the content table by key, ``batch`` rows per short transaction, queueing
+    what ``query`` selects for ``spec``'s model and backend; how many were queued."""
     params: dict[str, Any] = {"feed_id": spec.feed_id, "identity": spec.embedding_identity}
     after, queued = None, 0
     while True:
         with conn.transaction():
             row = conn.execute(
-                feed_query("backfill_items", spec),
+                feed_query(query, spec),
                 params | {"after": after, "first": after is None, "batch": batch},
             ).fetchone()
             last_key, scanned, count = row if row else (None, 0, 0)
