@@ -103,6 +103,17 @@ def index_name(spec: FeedSpec, versions: DdlVersions = CURRENT) -> str | None:
 
 
 def _create_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    return [create for create, _ in _trigger_parts(spec, versions).values()]
+
+
+def _drop_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+    return [drop for _, drop in _trigger_parts(spec, versions).values()]
+
+
+def _trigger_parts(spec: FeedSpec, versions: DdlVersions) -> dict[str, tuple[str, str]]:
+    """Each trigger function with its triggers, as ``(create, drop)`` SQL, by what it
+    captures: ``content``, ``interaction`` and ``related:<table>`` per table the text
+    reads through lookups."""
     feed = quote_literal(spec.feed_id)
     content = render_sql(
         f"triggers/content_v{versions.triggers}",
@@ -123,33 +134,30 @@ def _create_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
         user=quote_identifier(spec.interaction_user_column),
         feed_literal=feed,
     )
-    return [content, interaction, *_create_related(spec, versions)]
-
-
-def _drop_triggers(spec: FeedSpec, versions: DdlVersions) -> list[str]:
-    return [
-        *(
+    parts = {
+        side: (
+            create,
             render_sql(
                 f"triggers/drop_v{versions.triggers}",
                 **_triggers(spec, side),
                 table=quote_identifier(table),
                 function=_function(spec, side, versions),
-            )
-            for side, table in (
-                ("content", spec.content_table),
-                ("interaction", spec.interaction_table),
-            )
-        ),
-        *(
-            render_sql(
-                f"triggers/related_drop_v{versions.related}",
-                **_triggers(spec, "related"),
-                table=quote_identifier(table),
-                function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
-            )
-            for table in _related(spec, versions)
-        ),
-    ]
+            ),
+        )
+        for side, table, create in (
+            ("content", spec.content_table, content),
+            ("interaction", spec.interaction_table, interaction),
+        )
+    }
+    for table, create in _create_related(spec, versions).items():
+        drop = render_sql(
+            f"triggers/related_drop_v{versions.related}",
+            **_triggers(spec, "related"),
+            table=quote_identifier(table),
+            function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
+        )
+        parts[f"related:{table}"] = (create, drop)
+    return parts
 
 
 def _related(spec: FeedSpec, versions: DdlVersions) -> dict[str, Any]:
@@ -159,10 +167,10 @@ def _related(spec: FeedSpec, versions: DdlVersions) -> dict[str, Any]:
     return related_tables(spec.text_lookups, f"feed {spec.feed_id!r}")
 
 
-def _create_related(spec: FeedSpec, versions: DdlVersions) -> list[str]:
+def _create_related(spec: FeedSpec, versions: DdlVersions) -> dict[str, str]:
     """One trigger function per table the text reads through lookups (FK targets,
-    many-to-many through tables, second hops), each with its four triggers."""
-    statements = []
+    many-to-many through tables, second hops), each with its four triggers, by table."""
+    statements = {}
     for table, read in _related(spec, versions).items():
         key = quote_identifier(read.key)
         columns = sorted(read.columns)
@@ -178,21 +186,19 @@ def _create_related(spec: FeedSpec, versions: DdlVersions) -> list[str]:
         template = f"triggers/related_v{versions.related}"
         # v2 also reads the content table (whether any item is left to walk again).
         content = {"content": quote_identifier(spec.content_table)}
-        statements.append(
-            render_sql(
-                template,
-                **{k: v for k, v in content.items() if k in placeholders(template)},
-                function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
-                **_triggers(spec, "related"),
-                table=quote_identifier(table),
-                key=key,
-                feed_literal=quote_literal(spec.feed_id),
-                new_read="ROW(" + ", ".join(f"n.{quote_identifier(c)}" for c in columns) + ")",
-                old_read="ROW(" + ", ".join(f"o.{quote_identifier(c)}" for c in columns) + ")",
-                inserted=items("dnf_new_rows"),
-                deleted=items("dnf_old_rows"),
-                updated=items("dnf_changed_new") + "\nUNION ALL\n" + items("dnf_changed_old"),
-            )
+        statements[table] = render_sql(
+            template,
+            **{k: v for k, v in content.items() if k in placeholders(template)},
+            function=quote_identifier(function_name(spec.feed_id, table, versions.related)),
+            **_triggers(spec, "related"),
+            table=quote_identifier(table),
+            key=key,
+            feed_literal=quote_literal(spec.feed_id),
+            new_read="ROW(" + ", ".join(f"n.{quote_identifier(c)}" for c in columns) + ")",
+            old_read="ROW(" + ", ".join(f"o.{quote_identifier(c)}" for c in columns) + ")",
+            inserted=items("dnf_new_rows"),
+            deleted=items("dnf_old_rows"),
+            updated=items("dnf_changed_new") + "\nUNION ALL\n" + items("dnf_changed_old"),
         )
     return statements
 
@@ -357,13 +363,21 @@ def change_sql(
 ) -> str:
     """SQL that turns an installed ``old`` into ``new``.
 
-    Triggers are always replaced; the index is left alone when it would be the same
+    A trigger function is replaced only when its SQL changes (a change to the window
+    leaves every capture as it was); the index is left alone when it would be the same
     index, because rebuilding HNSW on a large table takes minutes. Rank vectors are
     rebuilt (by the workers, after the migration) when what they depend on changed,
     and so is every profile when what profiles are computed from did (the window, say).
     """
     new_versions = new_versions or current_versions(new)
-    parts = [*_drop_triggers(old, old_versions), *_create_triggers(new, new_versions)]
+    old_triggers = _trigger_parts(old, old_versions)
+    new_triggers = _trigger_parts(new, new_versions)
+    # Compared as they would be created: the same text is the same function and triggers.
+    kept = {k for k, (create, _) in new_triggers.items() if old_triggers.get(k, ("",))[0] == create}
+    parts = [
+        *(drop for k, (_, drop) in old_triggers.items() if k not in kept),
+        *(create for k, (create, _) in new_triggers.items() if k not in kept),
+    ]
     old_index = (old.content_table, old.embedding_column, index_name(old, old_versions))
     new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))
     if old_index != new_index:

@@ -33,6 +33,8 @@ def profile_is_mean_of_latest(user: User, movies: list[Movie], window: int) -> b
     if found is None or found.embedding is None:
         return False
     latest = [Movie.objects.get(pk=m.pk).embedding for m in movies[-window:]]
+    if any(vector is None for vector in latest):
+        return False  # an item not embedded yet
     mean = np.mean(np.asarray(latest), axis=0)
     return bool(np.allclose(found.embedding, mean / np.linalg.norm(mean), atol=1e-5))
 
@@ -55,6 +57,7 @@ def test_a_new_window_recomputes_every_profile_without_new_likes(
         lambda: all(profile_is_mean_of_latest(u, movies, installed.window) for u in users),
         what="profiles over the installed window",
     )
+    liked = {user.pk: list(movies) for user in users}
     narrower = dataclasses.replace(installed, window=installed.window // 2)
     migrate(installed, narrower)
     try:
@@ -64,10 +67,18 @@ def test_a_new_window_recomputes_every_profile_without_new_likes(
             what="every profile over the new window",
         )
         wait_until(walked, what="the walk recorded as finished")
+        # The migration left the captures in place: a like made after it still counts.
+        later = Movie.objects.create(title="window later topic1")
+        users[0].liked_movies.add(later)
+        liked[users[0].pk].append(later)
+        wait_until(
+            lambda: profile_is_mean_of_latest(users[0], liked[users[0].pk], narrower.window),
+            what="a like after the migration in the profile",
+        )
     finally:
         migrate(narrower, installed)
     wait_until(
-        lambda: all(profile_is_mean_of_latest(u, movies, installed.window) for u in users),
+        lambda: all(profile_is_mean_of_latest(u, liked[u.pk], installed.window) for u in users),
         what="every profile back over the installed window",
     )
     wait_until(walked, what="the walk recorded as finished")

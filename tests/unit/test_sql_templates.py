@@ -74,8 +74,25 @@ def test_change_keeps_the_index_when_it_stays_the_same(spec: FeedSpec) -> None:
     retexted = dataclasses.replace(spec, text_columns=("title",))
     sql = change_sql(spec, CURRENT, retexted)
     assert "INDEX" not in sql
-    assert sql.count("DROP TRIGGER IF EXISTS") == 8 and sql.count("CREATE TRIGGER") == 8
+    # The content capture reads the text: replaced. The interaction capture is not.
+    assert sql.count("DROP TRIGGER IF EXISTS") == 4 and sql.count("CREATE TRIGGER") == 4
+    assert '"dnf_articles_content_insert"' in sql and "_interaction_" not in sql
     assert "INSERT INTO dnf_feed" in sql
+
+
+def test_change_replaces_only_the_captures_whose_sql_changes(spec: FeedSpec) -> None:
+    # The window is read by the workers, not by any trigger: no capture is touched.
+    sql = change_sql(spec, CURRENT, dataclasses.replace(spec, window=10))
+    assert "TRIGGER" not in sql and "FUNCTION" not in sql
+    assert "INSERT INTO dnf_feed" in sql
+    # A new interaction column replaces the interaction capture only, both ways.
+    moved = dataclasses.replace(spec, interaction_item_column="post_id")
+    for sql in (change_sql(spec, CURRENT, moved), change_sql(moved, CURRENT, spec)):
+        assert sql.count("DROP TRIGGER IF EXISTS") == 4 and sql.count("CREATE TRIGGER") == 4
+        assert "_content_" not in sql
+    # A new template version replaces every capture, under its own function names.
+    upgrade = change_sql(spec, dataclasses.replace(CURRENT, triggers=2), spec)
+    assert upgrade.count("DROP TRIGGER IF EXISTS") == 8 and upgrade.count("CREATE TRIGGER") == 8
 
 
 def test_change_rebuilds_rank_vectors_when_what_they_hold_changes(spec: FeedSpec) -> None:
