@@ -172,6 +172,7 @@ def _summary(
         "excluded_100k_extra_ms": ours["excluded_100k"]["extra_p50_ms"],
         "similar_p50_ms": ours["similar"]["p50_ms"],
         "similar_p95_ms": ours["similar"]["p95_ms"],
+        "similar_over_feed_p50": ours["similar"]["p50_ms"] / ours["profile"]["p50_ms"],
         "similar_recall_at_10": ours["similar"]["recall_at_10"],
         "ours_queries_per_call": ours["queries_per_call"],
         "ours_cold_queries_per_call": ours["cold_queries_per_call"],

@@ -55,6 +55,10 @@ NOTES = {
         "(fixed seed) after warmup_calls calls for other items; p95 likewise. "
         "similar.sql_only_p50_ms: the query alone on Django's cursor."
     ),
+    "similar_over_feed_p50": (
+        "similar_p50_ms / ours_p50_ms, both measured in this run on this data: what "
+        "'more like this' costs beside get_feed, whatever the machine's speed."
+    ),
     "similar_recall_at_10": (
         "for 2 x recall_users items drawn as above: |similar top 10 & exact top 10| / 10, "
         "averaged. Exact: one statement scoring ALL other items against the item's "
