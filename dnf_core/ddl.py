@@ -373,10 +373,14 @@ def change_sql(
     old_triggers = _trigger_parts(old, old_versions)
     new_triggers = _trigger_parts(new, new_versions)
     # Compared as they would be created: the same text is the same function and triggers.
-    kept = {k for k, (create, _) in new_triggers.items() if old_triggers.get(k, ("",))[0] == create}
+    kept = {
+        capture
+        for capture, (create, _) in new_triggers.items()
+        if capture in old_triggers and old_triggers[capture][0] == create
+    }
     parts = [
-        *(drop for k, (_, drop) in old_triggers.items() if k not in kept),
-        *(create for k, (create, _) in new_triggers.items() if k not in kept),
+        *(drop for capture, (_, drop) in old_triggers.items() if capture not in kept),
+        *(create for capture, (create, _) in new_triggers.items() if capture not in kept),
     ]
     old_index = (old.content_table, old.embedding_column, index_name(old, old_versions))
     new_index = (new.content_table, new.embedding_column, index_name(new, new_versions))
